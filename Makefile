@@ -1,0 +1,52 @@
+# The single entry point. `make run` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PY := .venv/bin/python
+GEN := build/gen
+PROTOS := $(shell find protos -name '*.proto')
+
+include mk/infra.mk
+
+.PHONY: help install gen lint test test-unit test-integration test-e2e run up down logs clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --quiet --user uv==0.13.9
+
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet && touch $@
+
+$(GEN)/.stamp: $(PROTOS) .venv/.installed
+	scripts/gen-protos.sh $(GEN) && touch $@
+
+install: .venv/.installed $(GEN)/.stamp ## install Python dependencies and generate the API code
+
+gen: $(GEN)/.stamp ## generate Python code and .pyi stubs from protos/
+
+lint: install ## ruff and mypy
+	$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy libs services
+
+test: install dev-up tools ## every test: unit, integration (real Redis and Kafka), end to end (the whole stack)
+	scripts/test.sh
+
+test-unit: install ## unit tests only (no servers)
+	$(PY) -m pytest tests/unit -q
+
+up: install dev-up tools ## Redis, Kafka and the services in the background, health-checked
+	scripts/stack.sh up
+
+down: ## stop the services, Redis and Kafka
+	scripts/stack.sh down; $(MAKE) --no-print-directory dev-down
+
+logs: ## follow the services' logs
+	tail -F var/log/*.log
+
+run: up ## the stack, a demo event and a flash crowd through it
+	$(PY) -m demo.flash_crowd
+
+clean: ## remove generated code and local state (not the caches)
+	rm -rf build var

@@ -1,0 +1,1 @@
+"""Code shared by every Waitroom service: imported, never run."""

@@ -1,0 +1,55 @@
+"""A grpc.aio server with health and reflection, bound to exactly one process."""
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+# Always SERVING while the process serves: the liveness probe must not depend on Redis or Kafka.
+LIVENESS = "liveness"
+_SERVING = health_pb2.HealthCheckResponse.SERVING
+_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class Health:
+    """Readiness of the whole server ("") and of each service; NOT_SERVING until marked ready."""
+
+    def __init__(self, service_names: tuple[str, ...]) -> None:
+        self.servicer = HealthServicer()
+        self._names = ("", *service_names)
+
+    async def start(self) -> None:
+        await self.servicer.set(LIVENESS, _SERVING)
+        await self.set_ready(False)
+
+    async def set_ready(self, ready: bool) -> None:
+        for name in self._names:
+            await self.servicer.set(name, _SERVING if ready else _NOT_SERVING)
+
+    async def shut_down(self) -> None:
+        await self.servicer.enter_graceful_shutdown()
+
+
+def create_server(
+    health: Health, service_names: tuple[str, ...], reuse_port: bool
+) -> grpc.aio.Server:
+    # gRPC sets SO_REUSEPORT by default: a second copy would bind the same port silently.
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 1 if reuse_port else 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(health.servicer, server)
+    reflection.enable_server_reflection(
+        (
+            *service_names,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
+        server,
+    )
+    return server
+
+
+def bind(server: grpc.aio.Server, host: str, port: int) -> int:
+    """Binds insecure host:port and returns the port (useful with port 0)."""
+    bound: int = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"could not bind gRPC on {host}:{port}: is another server running there?")
+    return bound

@@ -1,0 +1,36 @@
+"""Kafka payloads as protobuf JSON, with stable message ids and timestamps."""
+
+import uuid
+from datetime import UTC, datetime
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+_NAMESPACE = uuid.UUID("8f2b1c9e-5d0a-4f7e-9b61-0c3d2a4e5f60")
+
+
+def message_id(kind: str, *parts: str) -> str:
+    """A deterministic id, so a message relayed twice is recognisably the same one."""
+    return str(uuid.uuid5(_NAMESPACE, "/".join((kind, *parts))))
+
+
+def timestamp_ms(ms: int) -> Timestamp:
+    ts = Timestamp()
+    ts.FromMilliseconds(ms)
+    return ts
+
+
+def datetime_of_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def to_json(message: Message) -> bytes:
+    return json_format.MessageToJson(
+        message, preserving_proto_field_name=True, indent=None, sort_keys=True
+    ).encode()
+
+
+def from_json(payload: bytes, message: Message) -> Message:
+    """Parses protobuf JSON into message; raises json_format.ParseError on garbage."""
+    return json_format.Parse(payload, message, ignore_unknown_fields=True)

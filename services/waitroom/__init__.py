@@ -1,0 +1,1 @@
+"""The waitroom service: join, status, admin, and the queue processor."""

@@ -1,0 +1,60 @@
+"""The waitroom's settings, from environment variables with developer-machine defaults."""
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+from common.settings import CommonSettings
+from pydantic import BeforeValidator, Field, SecretStr
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+DEV_ADMIN_TOKEN = "dev-admin-token"
+
+
+def _duration(value: object) -> object:
+    """Accepts Go-style durations such as 500ms, 1s, 2h or 1h30m, as the source system did."""
+    if isinstance(value, str) and value and _DURATION.sub("", value) == "":
+        return timedelta(
+            seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION.findall(value))
+        )
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class Settings(CommonSettings):
+    queue_process_interval: Duration = timedelta(seconds=1)
+    queue_default_max_concurrent: int = Field(100, ge=1)
+    queue_default_release_rate: int = Field(10, ge=1)
+    queue_default_checkout_ttl: Duration = timedelta(minutes=15)
+    queue_session_ttl: Duration = timedelta(hours=2)
+    queue_retry_attempts: int = Field(3, ge=1)
+    queue_retry_delay: Duration = timedelta(milliseconds=200)
+    queue_shutdown_timeout: Duration = timedelta(seconds=30)
+    queue_max_processing_duration: Duration = timedelta(seconds=30)
+    # A replica that died with outbox entries in hand: others take them over after this idle time.
+    queue_outbox_claim_idle: Duration = timedelta(seconds=10)
+    queue_outbox_batch: int = Field(2000, ge=1)
+    queue_processor_enabled: bool = True
+
+    waitroom_grpc_port: int = 50051
+    waitroom_metrics_port: int = 9101
+    waitroom_admin_token: SecretStr | None = None
+    waitroom_signing_key: SecretStr | None = None
+    waitroom_signing_key_file: Path = Path("var/keys/waitroom-signing.pem")
+    # Public keys (PEM files) still accepted during a key rotation, published in the JWKS.
+    waitroom_retired_key_files: list[Path] = Field(default_factory=list)
+    waitroom_instance_id: str = ""
+
+    def admin_token(self) -> str:
+        """The admin token; on loopback a development default, elsewhere required."""
+        if self.waitroom_admin_token and self.waitroom_admin_token.get_secret_value():
+            return self.waitroom_admin_token.get_secret_value()
+        if self.binds_loopback_only():
+            return DEV_ADMIN_TOKEN
+        raise ValueError(
+            f"WAITROOM_ADMIN_TOKEN is required when serving on {self.grpc_host} (not loopback)"
+        )

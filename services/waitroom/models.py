@@ -1,0 +1,114 @@
+"""The waitroom's domain types and errors, shared by the service, repository and servicer."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    ADMITTED = "admitted"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    LEFT = "left"
+    SOLD_OUT = "sold_out"
+
+
+LIVE_STATUSES = frozenset({Status.QUEUED, Status.ADMITTED})
+
+
+class EventState(StrEnum):
+    OPEN = "open"
+    PAUSED = "paused"
+    CLOSED = "closed"
+
+
+class EventAction(StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    CLOSE = "close"
+
+
+class NotFoundError(Exception):
+    """An unknown event or session."""
+
+
+class AlreadyExistsError(Exception):
+    """An event with this id exists already."""
+
+
+class FailedPreconditionError(Exception):
+    """The call is valid but the state of the event or session does not allow it."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventConfig:
+    event_id: str
+    max_concurrent: int
+    batch_size: int
+    checkout_ttl_seconds: int
+    opens_at_ms: int
+    tickets: int
+    state: EventState
+    version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    config: EventConfig
+    queue_length: int
+    processing_count: int
+    total_admitted: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventChange:
+    """What UpdateEvent asks for: None leaves a setting as it is."""
+
+    max_concurrent: int | None = None
+    batch_size: int | None = None
+    checkout_ttl_seconds: int | None = None
+    opens_at_ms: int | None = None
+    tickets: int | None = None
+    action: EventAction | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JoinOutcome:
+    token: str
+    status: Status
+    rank: int | None
+    queue_length: int
+    opens_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    status: Status
+    user_id: str
+    joined_at_ms: int
+    admitted_at_ms: int
+    expires_at_ms: int
+    checkout_token: str
+    rank: int | None
+    queue_length: int
+    opens_at_ms: int
+    batch_size: int
+    recent_admissions: int
+    rate_window_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionResult:
+    admitted: int
+    reaped: int
+    queue_length: int
+    processing: int
+    duplicate_cycle: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    entry_id: str
+    kind: str
+    fields: dict[str, str] = field(default_factory=dict)

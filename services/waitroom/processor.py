@@ -1,0 +1,157 @@
+"""The queue processor: every interval, one atomic admission cycle per event, then the relay."""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from common.retry import with_retries
+
+from waitroom.metrics import WaitroomMetrics
+from waitroom.models import AdmissionResult
+
+logger = logging.getLogger(__name__)
+
+
+class AdmissionStore(Protocol):
+    async def event_ids(self) -> list[str]: ...
+
+    async def admit(
+        self, event_id: str, cycle_id: str, now_ms: int, ttl_s: int
+    ) -> AdmissionResult: ...
+
+
+class Relay(Protocol):
+    async def relay(self, event_id: str, max_batches: int = 50) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorConfig:
+    interval: float
+    session_ttl_seconds: int
+    retry_attempts: int
+    retry_delay: float
+    max_processing_duration: float
+
+
+@dataclass(slots=True)
+class ProcessorStatus:
+    running: bool = False
+    started_at: float = 0.0
+    last_processed: float = 0.0
+    total_admitted: int = 0
+    error_count: int = 0
+
+
+class QueueProcessor:
+    def __init__(
+        self,
+        store: AdmissionStore,
+        relay: Relay,
+        config: ProcessorConfig,
+        metrics: WaitroomMetrics,
+        instance_id: str,
+        clock_ms: Callable[[], int],
+    ) -> None:
+        self._store = store
+        self._relay = relay
+        self._config = config
+        self._metrics = metrics
+        self._instance = instance_id
+        self._now = clock_ms
+        self._cycle = 0
+        self._stopping = asyncio.Event()
+        self.status = ProcessorStatus()
+
+    async def run(self) -> None:
+        self.status.running, self.status.started_at = True, time.time()
+        logger.info("queue processor started (instance %s)", self._instance)
+        try:
+            while not self._stopping.is_set():
+                started = time.monotonic()
+                await self.run_cycle()
+                self._metrics.cycle_seconds.observe(time.monotonic() - started)
+                pause = max(0.0, self._config.interval - (time.monotonic() - started))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), pause)
+        finally:
+            self.status.running = False
+            logger.info("queue processor stopped")
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run_cycle(self) -> int:
+        """Admits and relays for every event; a failing event is counted and skipped."""
+        self._cycle += 1
+        cycle_id = f"{self._instance}:{self._cycle}"
+        deadline = time.monotonic() + self._config.max_processing_duration
+        admitted = 0
+        try:
+            event_ids = await self._store.event_ids()
+        except Exception:
+            logger.exception("could not list events")
+            self._count_error("", "list")
+            return 0
+        for event_id in event_ids:
+            if time.monotonic() > deadline:
+                logger.warning(
+                    "cycle %s hit QUEUE_MAX_PROCESSING_DURATION; the rest waits", cycle_id
+                )
+                break
+            admitted += await self._process_event(event_id, cycle_id)
+        self.status.last_processed = time.time()
+        self.status.total_admitted += admitted
+        return admitted
+
+    async def _process_event(self, event_id: str, cycle_id: str) -> int:
+        started = time.monotonic()
+        try:
+            result = await with_retries(
+                lambda: self._store.admit(
+                    event_id, cycle_id, self._now(), self._config.session_ttl_seconds
+                ),
+                attempts=self._config.retry_attempts,
+                base_delay=self._config.retry_delay,
+                what=f"admission for {event_id}",
+            )
+        except Exception:
+            logger.exception("admission failed for event %s; skipped this cycle", event_id)
+            self._count_error(event_id, "admit")
+            return 0
+        self._record(event_id, result)
+        try:
+            await with_retries(
+                lambda: self._relay.relay(event_id),
+                attempts=self._config.retry_attempts,
+                base_delay=self._config.retry_delay,
+                what=f"outbox relay for {event_id}",
+            )
+        except Exception:
+            logger.exception(
+                "outbox relay failed for event %s; entries stay for a later cycle", event_id
+            )
+            self._count_error(event_id, "relay")
+        self._metrics.event_cycle_seconds.labels(event_id).observe(time.monotonic() - started)
+        return result.admitted
+
+    def _record(self, event_id: str, result: AdmissionResult) -> None:
+        self._metrics.admitted.labels(event_id).inc(result.admitted)
+        self._metrics.reaped.labels(event_id).inc(result.reaped)
+        self._metrics.queue_length.labels(event_id).set(result.queue_length)
+        self._metrics.processing.labels(event_id).set(result.processing)
+        if result.admitted:
+            logger.info(
+                "admitted %s to checkout for event %s (%s waiting, %s in checkout)",
+                result.admitted,
+                event_id,
+                result.queue_length,
+                result.processing,
+            )
+
+    def _count_error(self, event_id: str, step: str) -> None:
+        self.status.error_count += 1
+        self._metrics.errors.labels(event_id, step).inc()

@@ -1,0 +1,139 @@
+"""The outbox relay: signs tokens and publishes outbox entries to Kafka, then clears them."""
+
+import logging
+from typing import Protocol
+
+from common import topics
+from common.ids import make_session_id
+from common.kafka import Record
+from common.messages import message_id, timestamp_ms, to_json
+from common.tokens import CheckoutClaims
+from waitroomapi.events.v1 import events_pb2
+
+from waitroom.metrics import WaitroomMetrics
+from waitroom.models import OutboxEntry
+from waitroom.service import claims_of
+
+logger = logging.getLogger(__name__)
+
+
+class OutboxStore(Protocol):
+    async def read_outbox(
+        self, event_id: str, consumer: str, count: int, claim_idle_ms: int
+    ) -> list[OutboxEntry]: ...
+
+    async def acknowledge(self, event_id: str, entry_ids: list[str]) -> None: ...
+
+    async def store_tokens(self, event_id: str, tokens: dict[str, str]) -> None: ...
+
+
+class Sender(Protocol):
+    async def publish(self, records: list[Record]) -> None: ...
+
+
+class Signer(Protocol):
+    def sign(self, claims: CheckoutClaims) -> str: ...
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        store: OutboxStore,
+        sender: Sender,
+        signer: Signer,
+        consumer: str,
+        batch: int,
+        claim_idle_ms: int,
+        metrics: WaitroomMetrics,
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._signer = signer
+        self._consumer = consumer
+        self._batch = batch
+        self._claim_idle_ms = claim_idle_ms
+        self._metrics = metrics
+
+    async def relay(self, event_id: str, max_batches: int = 50) -> int:
+        """Relays until the outbox is empty (or max_batches); raises if Kafka fails."""
+        relayed = 0
+        for _ in range(max_batches):
+            entries = await self._store.read_outbox(
+                event_id, self._consumer, self._batch, self._claim_idle_ms
+            )
+            if not entries:
+                break
+            tokens: dict[str, str] = {}
+            records = [self._record(event_id, entry, tokens) for entry in entries]
+            await self._store.store_tokens(event_id, tokens)
+            sendable = [record for record in records if record is not None]
+            await self._sender.publish(sendable)
+            await self._store.acknowledge(event_id, [entry.entry_id for entry in entries])
+            for record in sendable:
+                self._metrics.relayed.labels(event_id, record.topic).inc()
+            relayed += len(entries)
+            if len(entries) < self._batch:
+                break
+        return relayed
+
+    def _record(self, event_id: str, entry: OutboxEntry, tokens: dict[str, str]) -> Record | None:
+        f = entry.fields
+        if entry.kind == "updated":
+            return _event_updated(event_id, f)
+        session_id = make_session_id(event_id, f["session"])
+        at = int(f["at"])
+        if entry.kind == "joined":
+            joined = events_pb2.QueueJoined(
+                message_id=message_id(topics.QUEUE_JOINED, session_id),
+                timestamp=timestamp_ms(at),
+                session_id=session_id,
+                user_id=f["user"],
+                event_id=event_id,
+                joined_at=timestamp_ms(at),
+            )
+            return Record(topics.QUEUE_JOINED, session_id, to_json(joined))
+        if entry.kind == "left":
+            left = events_pb2.QueueLeft(
+                message_id=message_id(topics.QUEUE_LEFT, session_id),
+                timestamp=timestamp_ms(at),
+                session_id=session_id,
+                user_id=f["user"],
+                event_id=event_id,
+                reason=f.get("reason", "left"),
+            )
+            return Record(topics.QUEUE_LEFT, session_id, to_json(left))
+        if entry.kind == "ready":
+            expires = int(f["expires_at"])
+            token = self._signer.sign(claims_of(session_id, event_id, f["user"], at, expires))
+            tokens[f["session"]] = token
+            ready = events_pb2.QueueReady(
+                message_id=message_id(topics.QUEUE_READY, session_id),
+                timestamp=timestamp_ms(at),
+                session_id=session_id,
+                user_id=f["user"],
+                event_id=event_id,
+                checkout_token=token,
+                admitted_at=timestamp_ms(at),
+                expires_at=timestamp_ms(expires),
+                join_sequence=float(f["seq"]),
+            )
+            return Record(topics.QUEUE_READY, session_id, to_json(ready))
+        logger.error("dropping outbox entry %s of unknown kind %r", entry.entry_id, entry.kind)
+        return None
+
+
+def _event_updated(event_id: str, f: dict[str, str]) -> Record:
+    version = f.get("version", "0")
+    updated = events_pb2.EventUpdated(
+        message_id=message_id(topics.EVENT_UPDATED, event_id, version),
+        timestamp=timestamp_ms(int(f.get("updated_at") or f.get("opens_at") or 0)),
+        event_id=event_id,
+        max_concurrent=int(f["max_concurrent"]),
+        batch_size=int(f["batch_size"]),
+        checkout_ttl_seconds=int(f["checkout_ttl"]),
+        opens_at=timestamp_ms(int(f["opens_at"])),
+        tickets=int(f["tickets"]),
+        state=f["state"],
+        version=int(version),
+    )
+    return Record(topics.EVENT_UPDATED, event_id, to_json(updated))

@@ -1,0 +1,254 @@
+"""The only module that talks to Redis: the waitroom's keys, scripts and outbox."""
+
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from waitroom.models import (
+    AdmissionResult,
+    EventConfig,
+    EventState,
+    EventView,
+    JoinOutcome,
+    OutboxEntry,
+    SessionRecord,
+    Status,
+)
+
+EVENTS_KEY = "waitroom:events"
+RELAY_GROUP = "relay"
+RATE_BUCKET_MS = 10_000
+RATE_BUCKETS = 6
+
+
+def key(event_id: str, suffix: str) -> str:
+    """Every key of an event carries its id as a hash tag: one cluster slot per event."""
+    return f"waitroom:{{{event_id}}}:{suffix}"
+
+
+def session_prefix(event_id: str) -> str:
+    return key(event_id, "session:")
+
+
+def _script(redis: Redis, name: str) -> Any:
+    return redis.register_script(
+        resources.files("waitroom").joinpath(f"lua/{name}.lua").read_text()
+    )
+
+
+def _int(value: Any, default: int = 0) -> int:
+    return default if value is None or value == "" else int(float(value))
+
+
+def _config(event_id: str, raw: dict[str, str]) -> EventConfig:
+    return EventConfig(
+        event_id=event_id,
+        max_concurrent=_int(raw.get("max_concurrent")),
+        batch_size=_int(raw.get("batch_size")),
+        checkout_ttl_seconds=_int(raw.get("checkout_ttl")),
+        opens_at_ms=_int(raw.get("opens_at")),
+        tickets=_int(raw.get("tickets")),
+        state=EventState(raw.get("state", "open")),
+        version=_int(raw.get("version")),
+    )
+
+
+def config_fields(config: EventConfig) -> dict[str, str | int]:
+    return {
+        "max_concurrent": config.max_concurrent,
+        "batch_size": config.batch_size,
+        "checkout_ttl": config.checkout_ttl_seconds,
+        "opens_at": config.opens_at_ms,
+        "tickets": config.tickets,
+        "state": config.state.value,
+    }
+
+
+class WaitroomRepository:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._join = _script(redis, "join")
+        self._leave = _script(redis, "leave")
+        self._admit = _script(redis, "admit")
+        self._create = _script(redis, "create_event")
+        self._update = _script(redis, "update_event")
+        self._store_tokens = _script(redis, "store_tokens")
+
+    async def ping(self) -> bool:
+        return bool(await self._redis.ping())
+
+    # --- events -------------------------------------------------------------------------
+
+    async def create_event(self, config: EventConfig, now_ms: int) -> bool:
+        await self._redis.sadd(EVENTS_KEY, config.event_id)
+        fields = {**config_fields(config), "updated_at": now_ms}
+        flat = [str(v) for pair in fields.items() for v in pair]
+        keys = [key(config.event_id, "config"), key(config.event_id, "outbox")]
+        return bool(await self._create(keys=keys, args=flat))
+
+    async def update_event(
+        self, event_id: str, now_ms: int, action: str, changes: dict[str, int]
+    ) -> str:
+        flat = [str(v) for pair in changes.items() for v in pair]
+        keys = [key(event_id, "config"), key(event_id, "outbox")]
+        return str(await self._update(keys=keys, args=[now_ms, action, *flat]))
+
+    async def event_ids(self) -> list[str]:
+        return sorted(str(e) for e in await self._redis.smembers(EVENTS_KEY))
+
+    async def get_event(self, event_id: str) -> EventView | None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(key(event_id, "config"))
+            pipe.zcard(key(event_id, "queue"))
+            pipe.zcard(key(event_id, "processing"))
+            raw, queued, processing = await pipe.execute()
+        if not raw:
+            return None
+        return EventView(
+            _config(event_id, raw), queued, processing, _int(raw.get("admitted_total"))
+        )
+
+    # --- sessions -----------------------------------------------------------------------
+
+    async def join(
+        self, event_id: str, user_id: str, token: str, now_ms: int, ttl_s: int, lottery: float
+    ) -> JoinOutcome | str:
+        """Returns the outcome, or 'not_found' / the event's state when it takes no joins."""
+        keys = [
+            key(event_id, "config"),
+            key(event_id, "queue"),
+            key(event_id, f"user:{user_id}"),
+            key(event_id, "outbox"),
+            key(event_id, f"session:{token}"),
+        ]
+        args = [token, user_id, now_ms, ttl_s, repr(lottery), session_prefix(event_id)]
+        reply = await self._join(keys=keys, args=args)
+        if reply[0] not in ("new", "existing"):
+            return str(reply[-1])
+        _, found, status, rank, length, opens_at = reply
+        return JoinOutcome(
+            token=str(found),
+            status=Status(status),
+            rank=None if int(rank) < 0 else int(rank),
+            queue_length=int(length),
+            opens_at_ms=int(opens_at),
+        )
+
+    async def session(
+        self, event_id: str, token: str, now_ms: int, ttl_s: int
+    ) -> SessionRecord | None:
+        session_key = key(event_id, f"session:{token}")
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(session_key)
+            pipe.zrank(key(event_id, "queue"), token)
+            pipe.zcard(key(event_id, "queue"))
+            pipe.hmget(key(event_id, "config"), ["opens_at", "batch_size"])
+            pipe.hgetall(key(event_id, "admits"))
+            (
+                raw,
+                rank,
+                length,
+                config,
+                buckets,
+            ) = await pipe.execute()
+        if not raw:
+            return None
+        status = Status(raw["status"])
+        if status is Status.QUEUED:
+            # Polling keeps a waiting session alive; an abandoned one leaves after the TTL.
+            await self._redis.expire(session_key, ttl_s)
+        recent, window = _recent_admissions(buckets, now_ms)
+        return SessionRecord(
+            status=status,
+            user_id=raw.get("user_id", ""),
+            joined_at_ms=_int(raw.get("joined_at")),
+            admitted_at_ms=_int(raw.get("admitted_at")),
+            expires_at_ms=_int(raw.get("expires_at")),
+            checkout_token=raw.get("token", ""),
+            rank=rank,
+            queue_length=length,
+            opens_at_ms=_int(config[0]),
+            batch_size=_int(config[1]),
+            recent_admissions=recent,
+            rate_window_ms=window,
+        )
+
+    async def leave(self, event_id: str, token: str, now_ms: int) -> str:
+        keys = [key(event_id, f"session:{token}"), key(event_id, "queue"), key(event_id, "outbox")]
+        return str(await self._leave(keys=keys, args=[token, now_ms]))
+
+    # --- the processor ------------------------------------------------------------------
+
+    async def admit(self, event_id: str, cycle_id: str, now_ms: int, ttl_s: int) -> AdmissionResult:
+        keys = [key(event_id, s) for s in ("config", "queue", "processing", "outbox", "admits")]
+        reply = await self._admit(
+            keys=keys, args=[now_ms, cycle_id, session_prefix(event_id), ttl_s]
+        )
+        admitted, reaped, queued, processing, duplicate = (int(v) for v in reply)
+        return AdmissionResult(admitted, reaped, queued, processing, bool(duplicate))
+
+    async def read_outbox(
+        self, event_id: str, consumer: str, count: int, claim_idle_ms: int
+    ) -> list[OutboxEntry]:
+        """Entries this consumer holds, entries stuck with a dead replica, then new ones."""
+        stream = key(event_id, "outbox")
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xautoclaim(stream, RELAY_GROUP, consumer, claim_idle_ms, "0-0", count=count)
+                pipe.xreadgroup(RELAY_GROUP, consumer, {stream: "0"}, count=count)
+                pipe.xreadgroup(RELAY_GROUP, consumer, {stream: ">"}, count=count)
+                claimed, pending, new = await pipe.execute()
+        except ResponseError as error:
+            if "NOGROUP" not in str(error):
+                raise
+            await self._redis.xgroup_create(stream, RELAY_GROUP, id="0", mkstream=True)
+            return []
+        entries: dict[str, dict[str, str]] = {}
+        for entry_id, fields in claimed[1]:
+            if fields is not None:  # deleted entries come back as None
+                entries[entry_id] = fields
+        for reply in (pending, new):
+            for _, stream_entries in reply:
+                for entry_id, fields in stream_entries:
+                    if fields:
+                        entries[entry_id] = fields
+        return [
+            OutboxEntry(entry_id, fields.get("kind", ""), fields)
+            for entry_id, fields in sorted(entries.items(), key=lambda item: _stream_order(item[0]))
+        ]
+
+    async def acknowledge(self, event_id: str, entry_ids: Sequence[str]) -> None:
+        if not entry_ids:
+            return
+        stream = key(event_id, "outbox")
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xack(stream, RELAY_GROUP, *entry_ids)
+            pipe.xdel(stream, *entry_ids)
+            await pipe.execute()
+
+    async def outbox_length(self, event_id: str) -> int:
+        return int(await self._redis.xlen(key(event_id, "outbox")))
+
+    async def store_tokens(self, event_id: str, tokens: dict[str, str]) -> None:
+        if tokens:
+            keys = [key(event_id, f"session:{t}") for t in tokens]
+            await self._store_tokens(keys=keys, args=list(tokens.values()))
+
+
+def _stream_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq)
+
+
+def _recent_admissions(buckets: dict[str, str], now_ms: int) -> tuple[int, int]:
+    """Admissions in the last minute and the span they were counted over (ms)."""
+    current = now_ms // RATE_BUCKET_MS
+    counted = {int(b): int(c) for b, c in buckets.items() if int(b) >= current - RATE_BUCKETS}
+    if not counted:
+        return 0, 0
+    first = min(counted)
+    span = now_ms - first * RATE_BUCKET_MS
+    return sum(counted.values()), max(span, RATE_BUCKET_MS)

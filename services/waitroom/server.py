@@ -1,0 +1,179 @@
+"""Composition root: builds the clients, wires the parts, runs them, shuts them down."""
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import time
+
+from common.grpc_server import Health, bind, create_server
+from common.http import HttpServer
+from common.kafka import Publisher
+from common.tokens import TokenSigner, load_or_create_private_key, load_private_key, load_public_key
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+from waitroomapi.waitroom.v1 import waitroom_pb2, waitroom_pb2_grpc
+
+from waitroom.config import Settings
+from waitroom.metrics import WaitroomMetrics
+from waitroom.processor import ProcessorConfig, QueueProcessor
+from waitroom.relay import OutboxRelay
+from waitroom.repository import WaitroomRepository
+from waitroom.service import Defaults, EventAdmin, QueueService
+from waitroom.servicer import AdminServicer, WaitroomServicer
+
+logger = logging.getLogger(__name__)
+SERVICE_NAMES = tuple(s.full_name for s in waitroom_pb2.DESCRIPTOR.services_by_name.values())
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def build_signer(settings: Settings) -> TokenSigner:
+    if settings.waitroom_signing_key is not None:
+        key = load_private_key(settings.waitroom_signing_key.get_secret_value().encode())
+    else:
+        key = load_or_create_private_key(settings.waitroom_signing_key_file)
+    retired = tuple(
+        load_public_key(path.read_bytes()) for path in settings.waitroom_retired_key_files
+    )
+    return TokenSigner(key, retired)
+
+
+class WaitroomServer:
+    """The waitroom process: gRPC API, HTTP metrics and JWKS, and the queue processor."""
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
+        self.settings = settings
+        admin_token = settings.admin_token()  # refuses to start off loopback without one
+        instance = settings.waitroom_instance_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.registry = registry or CollectorRegistry()
+        self.metrics = WaitroomMetrics(self.registry)
+        self.redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        self.repository = WaitroomRepository(self.redis)
+        self.signer = build_signer(settings)
+        self.publisher = Publisher(
+            settings.kafka_bootstrap_servers,
+            settings.kafka_send_timeout_seconds,
+            f"waitroom-{instance}",
+        )
+        defaults = Defaults(
+            max_concurrent=settings.queue_default_max_concurrent,
+            batch_size=settings.queue_default_release_rate,
+            checkout_ttl_seconds=int(settings.queue_default_checkout_ttl.total_seconds()),
+            session_ttl_seconds=int(settings.queue_session_ttl.total_seconds()),
+            process_interval_seconds=settings.queue_process_interval.total_seconds(),
+        )
+        relay = OutboxRelay(
+            self.repository,
+            self.publisher,
+            self.signer,
+            instance,
+            settings.queue_outbox_batch,
+            int(settings.queue_outbox_claim_idle.total_seconds() * 1000),
+            self.metrics,
+        )
+        self.processor = QueueProcessor(
+            self.repository,
+            relay,
+            ProcessorConfig(
+                interval=settings.queue_process_interval.total_seconds(),
+                session_ttl_seconds=defaults.session_ttl_seconds,
+                retry_attempts=settings.queue_retry_attempts,
+                retry_delay=settings.queue_retry_delay.total_seconds(),
+                max_processing_duration=settings.queue_max_processing_duration.total_seconds(),
+            ),
+            self.metrics,
+            instance,
+            now_ms,
+        )
+        self.health = Health(SERVICE_NAMES)
+        self.grpc = create_server(self.health, SERVICE_NAMES, reuse_port=False)
+        waitroom_pb2_grpc.add_WaitroomServiceServicer_to_server(
+            WaitroomServicer(
+                QueueService(self.repository, self.signer, defaults, now_ms),
+                lambda: self.processor.status,
+                self.metrics,
+            ),
+            self.grpc,
+        )
+        waitroom_pb2_grpc.add_AdminServiceServicer_to_server(
+            AdminServicer(EventAdmin(self.repository, defaults, now_ms), admin_token, self.metrics),
+            self.grpc,
+        )
+        self.http = HttpServer(
+            self.registry,
+            settings.grpc_host,
+            settings.waitroom_metrics_port,
+            {"/.well-known/jwks.json": self.signer.jwks},
+        )
+        self.port = 0
+        self._ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self.port = bind(self.grpc, self.settings.grpc_host, self.settings.waitroom_grpc_port)
+        await self.grpc.start()
+        await self.health.start()
+        await self.http.start()
+        logger.info(
+            "waitroom serving gRPC on %s:%s, HTTP on %s",
+            self.settings.grpc_host,
+            self.port,
+            self.http.port,
+        )
+        self._tasks.append(asyncio.create_task(self._connect_then_process()))
+
+    async def wait_ready(self) -> None:
+        await self._ready.wait()
+
+    async def _connect_then_process(self) -> None:
+        """Ready (health SERVING) only once Redis and Kafka answer; then the processor runs."""
+        delay = 0.5
+        while True:
+            try:
+                await self.repository.ping()
+                await self.publisher.start()
+                break
+            except Exception as error:
+                logger.warning("waiting for Redis and Kafka: %r", error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+        await self.health.set_ready(True)
+        self._ready.set()
+        logger.info("connected to Redis and Kafka; ready")
+        if self.settings.queue_processor_enabled:
+            await self.processor.run()
+
+    async def stop(self) -> None:
+        """SIGTERM: NOT_SERVING, drain gRPC, let the processor finish its cycle, flush, close."""
+        await self.health.set_ready(False)
+        await self.grpc.stop(self.settings.grpc_grace_seconds)
+        self.processor.stop()
+        timeout = self.settings.queue_shutdown_timeout.total_seconds()
+        done, pending = await asyncio.wait(self._tasks, timeout=timeout)
+        for task in pending:
+            logger.warning("processor did not stop within QUEUE_SHUTDOWN_TIMEOUT; cancelling")
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for task in done:
+            if not task.cancelled() and task.exception():
+                logger.error("processor ended with %r", task.exception())
+        await self.publisher.stop()
+        await self.redis.aclose()
+        await self.http.stop()
+        logger.info("waitroom stopped")
+
+
+async def serve(settings: Settings) -> None:
+    server = WaitroomServer(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await server.start()
+    await stopping.wait()
+    logger.info("shutting down")
+    await server.stop()
