@@ -1,0 +1,90 @@
+"""Fakes for unit tests of pure logic; integration tests use the real Redis and Kafka."""
+
+from dataclasses import dataclass, field
+
+from common.kafka import PublishError, Record
+from waitroom.models import AdmissionResult, JoinOutcome, OutboxEntry, SessionRecord, Status
+
+
+@dataclass
+class FakeQueueStore:
+    """Just enough of the repository for the service's rules."""
+
+    opens_at_ms: int = 0
+    state: str = "open"
+    sessions: dict[str, SessionRecord] = field(default_factory=dict)
+    joins: list[tuple[str, str, float]] = field(default_factory=list)
+
+    async def join(self, event_id, user_id, token, now_ms, ttl_s, lottery):
+        if self.state != "open":
+            return self.state
+        self.joins.append((user_id, token, lottery))
+        return JoinOutcome(token, Status.QUEUED, len(self.joins) - 1, len(self.joins),
+                           self.opens_at_ms)
+
+    async def session(self, event_id, token, now_ms, ttl_s):
+        return self.sessions.get(token)
+
+    async def leave(self, event_id, token, now_ms):
+        record = self.sessions.get(token)
+        return "not_found" if record is None else record.status.value
+
+
+def record(status=Status.QUEUED, rank=9, recent=0, window=0, token="", opens_at=0, batch=10):
+    return SessionRecord(
+        status=status, user_id="user1", joined_at_ms=1_000, admitted_at_ms=5_000,
+        expires_at_ms=905_000, checkout_token=token, rank=rank, queue_length=100,
+        opens_at_ms=opens_at, batch_size=batch, recent_admissions=recent, rate_window_ms=window,
+    )
+
+
+class FakeSigner:
+    def __init__(self):
+        self.signed = []
+
+    def sign(self, claims):
+        self.signed.append(claims)
+        return f"token-for-{claims.session_id}"
+
+
+@dataclass
+class FakeSender:
+    fail: bool = False
+    sent: list[Record] = field(default_factory=list)
+
+    async def publish(self, records):
+        if self.fail:
+            raise PublishError("broker down")
+        self.sent.extend(records)
+
+
+@dataclass
+class FakeOutbox:
+    entries: list[OutboxEntry]
+    acked: list[str] = field(default_factory=list)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    async def read_outbox(self, event_id, consumer, count, claim_idle_ms):
+        return [e for e in self.entries if e.entry_id not in self.acked][:count]
+
+    async def acknowledge(self, event_id, entry_ids):
+        self.acked.extend(entry_ids)
+
+    async def store_tokens(self, event_id, tokens):
+        self.tokens.update(tokens)
+
+
+@dataclass
+class FakeAdmissionStore:
+    events: list[str]
+    failing: set[str] = field(default_factory=set)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    async def event_ids(self):
+        return self.events
+
+    async def admit(self, event_id, cycle_id, now_ms, ttl_s):
+        self.calls.append((event_id, cycle_id))
+        if event_id in self.failing:
+            raise ConnectionError("redis hiccup")
+        return AdmissionResult(admitted=2, reaped=0, queue_length=5, processing=2)

@@ -1,0 +1,98 @@
+import pytest
+
+from common.ids import InvalidIdError, make_session_id
+from tests.unit.fakes import FakeQueueStore, FakeSigner, record
+from waitroom.models import FailedPreconditionError, NotFoundError, Status
+from waitroom.service import Defaults, QueueService
+
+DEFAULTS = Defaults(max_concurrent=100, batch_size=10, checkout_ttl_seconds=900,
+                    session_ttl_seconds=7200, process_interval_seconds=1.0)
+NOW = 1_000_000
+SESSION = make_session_id("concert", "A" * 22)
+
+
+def service(store, now=NOW, signer=None):
+    return QueueService(store, signer or FakeSigner(), DEFAULTS, lambda: now)
+
+
+async def test_join_returns_a_one_based_position():
+    joined = await service(FakeQueueStore()).join("user1", "concert")
+    assert joined.position == 1
+    assert joined.status is Status.QUEUED
+    assert joined.session_id.startswith("concert~")
+
+
+async def test_before_opening_no_position_is_shown():
+    store = FakeQueueStore(opens_at_ms=NOW + 60_000)
+    joined = await service(store).join("user1", "concert")
+    assert joined.position == 0
+
+
+async def test_lottery_scores_stay_below_every_join_sequence():
+    store = FakeQueueStore()
+    for i in range(200):
+        await service(store).join(f"user{i}", "concert")
+    assert all(0 <= lottery < 1 for _, _, lottery in store.joins)
+    assert len({lottery for _, _, lottery in store.joins}) == 200
+
+
+@pytest.mark.parametrize(("user_id", "event_id"), [("", "concert"), ("user1", ""), ("u" * 129, "e")])
+async def test_join_refuses_bad_ids_without_touching_the_store(user_id, event_id):
+    store = FakeQueueStore()
+    with pytest.raises(InvalidIdError):
+        await service(store).join(user_id, event_id)
+    assert store.joins == []
+
+
+async def test_join_on_a_paused_event_fails_its_precondition():
+    with pytest.raises(FailedPreconditionError, match="paused"):
+        await service(FakeQueueStore(state="paused")).join("user1", "concert")
+
+
+async def test_join_on_an_unknown_event_is_not_found():
+    with pytest.raises(NotFoundError):
+        await service(FakeQueueStore(state="not_found")).join("user1", "nowhere")
+
+
+async def test_wait_estimate_uses_the_measured_admission_rate():
+    store = FakeQueueStore(sessions={"A" * 22: record(rank=99, recent=60, window=60_000)})
+    status = await service(store).status(SESSION)
+    assert status.position == 100
+    assert status.estimated_wait_seconds == 100  # 100 people at 1 per second
+
+
+async def test_wait_estimate_falls_back_to_one_batch_per_interval():
+    store = FakeQueueStore(sessions={"A" * 22: record(rank=99, batch=10)})
+    assert (await service(store).status(SESSION)).estimated_wait_seconds == 10
+
+
+async def test_an_admitted_session_gets_its_token_even_before_the_relay_stored_it():
+    signer = FakeSigner()
+    store = FakeQueueStore(sessions={"A" * 22: record(status=Status.ADMITTED, rank=None)})
+    status = await service(store, signer=signer).status(SESSION)
+    assert status.checkout_token == f"token-for-{SESSION}"
+    assert status.checkout_expires_at_ms == 905_000
+    assert signer.signed[0].expires_at == 905
+
+
+async def test_a_stored_token_is_returned_as_is():
+    store = FakeQueueStore(sessions={"A" * 22: record(status=Status.ADMITTED, token="stored")})
+    assert (await service(store).status(SESSION)).checkout_token == "stored"
+
+
+async def test_a_queued_session_has_no_token():
+    store = FakeQueueStore(sessions={"A" * 22: record()})
+    status = await service(store).status(SESSION)
+    assert status.checkout_token == ""
+    assert status.checkout_expires_at_ms == 0
+
+
+async def test_status_of_an_unknown_session_is_not_found():
+    with pytest.raises(NotFoundError):
+        await service(FakeQueueStore()).status(SESSION)
+
+
+async def test_an_admitted_session_cannot_leave_the_queue():
+    store = FakeQueueStore(sessions={"A" * 22: record(status=Status.ADMITTED)})
+    with pytest.raises(FailedPreconditionError, match="cancel"):
+        await service(store).leave(SESSION)
