@@ -152,6 +152,9 @@ class WaitroomServer:
         await self.health.set_ready(False)
         await self.grpc.stop(self.settings.grpc_grace_seconds)
         self.processor.stop()
+        if not self._ready.is_set():  # still waiting for Redis or Kafka: nothing to drain
+            for task in self._tasks:
+                task.cancel()
         timeout = self.settings.queue_shutdown_timeout.total_seconds()
         done, pending = await asyncio.wait(self._tasks, timeout=timeout)
         for task in pending:

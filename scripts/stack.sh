@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Starts (up) or stops (down) the Waitroom services in the background on loopback.
+# Logs go to var/log/, pids to var/run/; `up` returns once each answers its health check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GRPCURL=${GRPCURL:-.cache/bin/grpcurl}
+export WAITROOM_ADMIN_TOKEN=${WAITROOM_ADMIN_TOKEN:-dev-admin-token}
+mkdir -p var/log var/run
+
+# name:port of every service the stack runs
+SERVICES=(waitroom:50051)
+
+running() { [[ -f var/run/$1.pid ]] && kill -0 "$(cat "var/run/$1.pid")" 2>/dev/null; }
+
+healthy() {
+  "$GRPCURL" -plaintext -max-time 2 -d '{"service":""}' "127.0.0.1:$1" grpc.health.v1.Health/Check \
+    2>/dev/null | grep -q '"SERVING"'
+}
+
+up() {
+  for entry in "${SERVICES[@]}"; do
+    local name=${entry%%:*} port=${entry##*:}
+    if running "$name"; then
+      echo "[stack] $name already running (pid $(cat "var/run/$name.pid"))"
+    else
+      nohup .venv/bin/python -m "$name" >>"var/log/$name.log" 2>&1 &
+      echo $! >"var/run/$name.pid"
+      echo "[stack] started $name (pid $!), log var/log/$name.log"
+    fi
+    for _ in $(seq 1 120); do
+      healthy "$port" && break
+      running "$name" || { echo "[stack] $name exited; last log lines:"; tail -20 "var/log/$name.log"; exit 1; }
+      sleep 0.5
+    done
+    healthy "$port" || { echo "[stack] $name not healthy after 60 s"; tail -20 "var/log/$name.log"; exit 1; }
+    echo "[stack] $name serving on 127.0.0.1:$port"
+  done
+  # The event the README's grpcurl walk-through joins.
+  "$GRPCURL" -plaintext -H "authorization: Bearer $WAITROOM_ADMIN_TOKEN" \
+    -d '{"event_id":"concert-2024","tickets":500}' 127.0.0.1:50051 \
+    waitroom.v1.AdminService/CreateEvent >/dev/null 2>&1 || true
+}
+
+down() {
+  for entry in "${SERVICES[@]}"; do
+    local name=${entry%%:*}
+    if running "$name"; then
+      kill -TERM "$(cat "var/run/$name.pid")"
+      for _ in $(seq 1 70); do running "$name" || break; sleep 0.5; done
+      running "$name" && kill -KILL "$(cat "var/run/$name.pid")"
+      echo "[stack] stopped $name"
+    fi
+    rm -f "var/run/$name.pid"
+  done
+}
+
+"${1:?usage: stack.sh up|down}"
