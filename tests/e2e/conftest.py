@@ -1,4 +1,4 @@
-"""End-to-end helpers: the running stack (`make up`), poked with grpcurl and Kafka's console consumer."""
+"""End-to-end helpers: the running stack (`make up`), grpcurl, Kafka's console consumer."""
 
 import json
 import os
@@ -36,7 +36,9 @@ def consume(topic: str, timeout_ms: int = 4000) -> list[dict]:
     """Every message of a topic, read from the beginning with Kafka's own console consumer."""
     done = subprocess.run(
         [str(ROOT / "infra/kafka.sh"), "consume", topic, "--timeout-ms", str(timeout_ms)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     messages = []
     for line in done.stdout.splitlines():
@@ -86,9 +88,12 @@ class Replica:
     def __init__(self, log: Path, **env: str) -> None:
         self.port, self.metrics_port = free_port(), free_port()
         self.env = {
-            **os.environ, "WAITROOM_GRPC_PORT": str(self.port),
-            "WAITROOM_METRICS_PORT": str(self.metrics_port), "WAITROOM_ADMIN_TOKEN": ADMIN_TOKEN,
-            "QUEUE_PROCESS_INTERVAL": "100ms", **env,
+            **os.environ,
+            "WAITROOM_GRPC_PORT": str(self.port),
+            "WAITROOM_METRICS_PORT": str(self.metrics_port),
+            "WAITROOM_ADMIN_TOKEN": ADMIN_TOKEN,
+            "QUEUE_PROCESS_INTERVAL": "100ms",
+            **env,
         }
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None

@@ -11,7 +11,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
-
 from waitroom.config import Settings
 from waitroom.server import WaitroomServer
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
@@ -91,7 +90,9 @@ async def channel_to() -> AsyncIterator[Callable[[WaitroomServer], grpc.aio.Chan
 
 async def create_event(channel: grpc.aio.Channel, event_id: str, **fields) -> pb.Event:
     admin = pb_grpc.AdminServiceStub(channel)
-    return await admin.CreateEvent(pb.CreateEventRequest(event_id=event_id, **fields), metadata=ADMIN)
+    return await admin.CreateEvent(
+        pb.CreateEventRequest(event_id=event_id, **fields), metadata=ADMIN
+    )
 
 
 class KafkaTail:
@@ -114,16 +115,16 @@ class KafkaTail:
             await self._consumer.position(tp)
 
     async def _partitions(self, topic: str) -> set[int]:
-        await self._consumer._client.force_metadata_update()  # noqa: SLF001
+        await self._consumer._client.force_metadata_update()
         found = self._consumer.partitions_for_topic(topic)
         if not found:
             pytest.fail(f"Kafka topic {topic} does not exist (run `make dev-up`)")
         return found
 
-    async def collect(self, predicate, count: int, timeout: float = 30) -> list:
+    async def collect(self, predicate, count: int, within: float = 30) -> list:
         found = []
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(within):
                 while len(found) < count:
                     batch = await self._consumer.getmany(timeout_ms=500)
                     for records in batch.values():

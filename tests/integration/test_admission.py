@@ -5,22 +5,23 @@ import time
 
 import aiohttp
 import pytest
-
 from common import topics
 from common.ids import make_session_id
 from common.messages import from_json
 from common.tokens import TokenVerifier
-from tests.integration.conftest import create_event
 from waitroom.models import EventConfig, EventState, Status
 from waitroom.repository import WaitroomRepository
 from waitroomapi.events.v1 import events_pb2
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 
+from tests.integration.conftest import create_event
+
 
 def ready_of(event_id):
     def matches(record):
         return from_json(record.value, events_pb2.QueueReady()).event_id == event_id
+
     return matches
 
 
@@ -32,15 +33,18 @@ async def test_admission_follows_join_order_and_every_token_verifies(
     channel = channel_to(server)
     await create_event(channel, event_id, max_concurrent=100, batch_size=7, checkout_ttl_seconds=60)
     stub = pb_grpc.WaitroomServiceStub(channel)
-    joined = [await stub.JoinQueue(pb.JoinQueueRequest(user_id=f"user{i}", event_id=event_id))
-              for i in range(30)]
+    joined = [
+        await stub.JoinQueue(pb.JoinQueueRequest(user_id=f"user{i}", event_id=event_id))
+        for i in range(30)
+    ]
 
     records = await tail.collect(ready_of(event_id), count=30)
     ready = [from_json(r.value, events_pb2.QueueReady()) for r in records]
     unique = {m.session_id: m for m in ready}
     assert set(unique) == {j.session_id for j in joined}
-    by_admission = sorted(unique.values(), key=lambda m: (m.admitted_at.ToMilliseconds(),
-                                                          m.join_sequence))
+    by_admission = sorted(
+        unique.values(), key=lambda m: (m.admitted_at.ToMilliseconds(), m.join_sequence)
+    )
     assert [m.session_id for m in by_admission] == [j.session_id for j in joined]
 
     async with aiohttp.ClientSession() as http:
@@ -66,8 +70,10 @@ async def test_two_processors_never_exceed_the_limit_nor_admit_anyone_twice(
     channel = channel_to(first)
     await create_event(channel, event_id, max_concurrent=4, batch_size=4, checkout_ttl_seconds=1)
     stub = pb_grpc.WaitroomServiceStub(channel)
-    joined = [await stub.JoinQueue(pb.JoinQueueRequest(user_id=f"u{i}", event_id=event_id))
-              for i in range(24)]
+    joined = [
+        await stub.JoinQueue(pb.JoinQueueRequest(user_id=f"u{i}", event_id=event_id))
+        for i in range(24)
+    ]
     replicas = [await start_server(waitroom_instance_id=f"replica-{n}") for n in range(2)]
 
     most_in_checkout = 0
@@ -121,13 +127,25 @@ async def test_people_who_join_before_opening_are_shuffled_and_go_first(redis, e
     now = int(time.time() * 1000)
     opens = now + 60_000
     await repo.create_event(EventConfig(event_id, 1000, 1000, 60, opens, 0, EventState.OPEN), now)
-    early = [(await repo.join(event_id, f"e{i}", f"e{i:0>21}", now, 3600,
-                              __import__("secrets").randbits(52) / 2**52)).token
-             for i in range(40)]
+    early = [
+        (
+            await repo.join(
+                event_id,
+                f"e{i}",
+                f"e{i:0>21}",
+                now,
+                3600,
+                __import__("secrets").randbits(52) / 2**52,
+            )
+        ).token
+        for i in range(40)
+    ]
     nothing = await repo.admit(event_id, "before", now + 1, 3600)
     assert nothing.admitted == 0
-    late = [(await repo.join(event_id, f"l{i}", f"l{i:0>21}", opens + 1, 3600, 0.5)).token
-            for i in range(5)]
+    late = [
+        (await repo.join(event_id, f"l{i}", f"l{i:0>21}", opens + 1, 3600, 0.5)).token
+        for i in range(5)
+    ]
     await repo.admit(event_id, "at-opening", opens + 2, 3600)
     entries = await repo.read_outbox(event_id, "test", 1000, 60_000)
     admitted = [e.fields["session"] for e in entries if e.kind == "ready"]
@@ -139,12 +157,12 @@ async def test_people_who_join_before_opening_are_shuffled_and_go_first(redis, e
 async def test_queue_ready_gets_out_after_kafka_was_unreachable(
     redis, event_id, tmp_path, kafka_tail
 ):
-    from prometheus_client import CollectorRegistry
-
     from common.kafka import Publisher, PublishError
+    from prometheus_client import CollectorRegistry
     from waitroom.metrics import WaitroomMetrics
     from waitroom.relay import OutboxRelay
     from waitroom.server import build_signer
+
     from tests.integration.conftest import settings
 
     tail = await kafka_tail(topics.QUEUE_READY)
@@ -164,7 +182,9 @@ async def test_queue_ready_gets_out_after_kafka_was_unreachable(
 
     alive = Publisher("127.0.0.1:9092", timeout=10.0, client_id="alive")
     try:
-        relayed = await OutboxRelay(repo, alive, signer, "successor", 100, 0, metrics).relay(event_id)
+        relayed = await OutboxRelay(repo, alive, signer, "successor", 100, 0, metrics).relay(
+            event_id
+        )
     finally:
         await alive.stop()
     assert relayed == 11

@@ -1,16 +1,18 @@
 """The gRPC API on a real server, Redis and Kafka: joining, status, leaving, bad input, admin."""
 
+from datetime import timedelta
+
 import grpc
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from common import topics
 from common.messages import from_json
-from tests.integration.conftest import ADMIN, create_event
+from google.protobuf.timestamp_pb2 import Timestamp
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from waitroomapi.events.v1 import events_pb2
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
+
+from tests.integration.conftest import ADMIN, create_event
 
 CLOSED_PROCESSOR = {"queue_processor_enabled": False}
 
@@ -28,11 +30,14 @@ async def test_second_join_returns_the_same_session(start_server, channel_to, ev
 
 
 async def test_status_reports_place_length_and_a_wait_estimate(start_server, channel_to, event_id):
-    channel = channel_to(await start_server(**CLOSED_PROCESSOR))
+    server = await start_server(queue_process_interval=timedelta(seconds=1), **CLOSED_PROCESSOR)
+    channel = channel_to(server)
     await create_event(channel, event_id, batch_size=5)
     stub = pb_grpc.WaitroomServiceStub(channel)
-    joined = [await stub.JoinQueue(pb.JoinQueueRequest(user_id=f"u{i}", event_id=event_id))
-              for i in range(20)]
+    joined = [
+        await stub.JoinQueue(pb.JoinQueueRequest(user_id=f"u{i}", event_id=event_id))
+        for i in range(20)
+    ]
     status = await stub.GetQueueStatus(pb.GetQueueStatusRequest(session_id=joined[9].session_id))
     assert status.status == pb.SESSION_STATUS_QUEUED
     assert (status.position, status.queue_length) == (10, 20)
@@ -93,8 +98,10 @@ async def test_bad_joins_get_a_clear_status_and_change_nothing(
 )
 async def test_bad_session_ids_get_a_clear_status(start_server, channel_to, session_id, code):
     stub = pb_grpc.WaitroomServiceStub(channel_to(await start_server(**CLOSED_PROCESSOR)))
-    for call in (stub.GetQueueStatus(pb.GetQueueStatusRequest(session_id=session_id)),
-                 stub.LeaveQueue(pb.LeaveQueueRequest(session_id=session_id))):
+    for call in (
+        stub.GetQueueStatus(pb.GetQueueStatusRequest(session_id=session_id)),
+        stub.LeaveQueue(pb.LeaveQueueRequest(session_id=session_id)),
+    ):
         with pytest.raises(grpc.aio.AioRpcError) as error:
             await call
         assert error.value.code() == code
@@ -106,21 +113,25 @@ async def test_a_paused_or_closed_event_takes_no_joins(start_server, channel_to,
     admin = pb_grpc.AdminServiceStub(channel)
     stub = pb_grpc.WaitroomServiceStub(channel)
     paused = await admin.UpdateEvent(
-        pb.UpdateEventRequest(event_id=event_id, action=pb.EVENT_ACTION_PAUSE), metadata=ADMIN)
+        pb.UpdateEventRequest(event_id=event_id, action=pb.EVENT_ACTION_PAUSE), metadata=ADMIN
+    )
     assert paused.state == pb.EVENT_STATE_PAUSED
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await stub.JoinQueue(pb.JoinQueueRequest(user_id="u", event_id=event_id))
     assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     await admin.UpdateEvent(
-        pb.UpdateEventRequest(event_id=event_id, action=pb.EVENT_ACTION_CLOSE), metadata=ADMIN)
+        pb.UpdateEventRequest(event_id=event_id, action=pb.EVENT_ACTION_CLOSE), metadata=ADMIN
+    )
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await admin.UpdateEvent(
-            pb.UpdateEventRequest(event_id=event_id, action=pb.EVENT_ACTION_RESUME), metadata=ADMIN)
+            pb.UpdateEventRequest(event_id=event_id, action=pb.EVENT_ACTION_RESUME), metadata=ADMIN
+        )
     assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
-@pytest.mark.parametrize("metadata", [(), (("authorization", "Bearer wrong"),),
-                                      (("authorization", "test-admin-token"),)])
+@pytest.mark.parametrize(
+    "metadata", [(), (("authorization", "Bearer wrong"),), (("authorization", "test-admin-token"),)]
+)
 async def test_admin_calls_without_the_token_are_unauthenticated(
     start_server, channel_to, event_id, redis, metadata
 ):
@@ -140,19 +151,26 @@ async def test_every_event_change_is_published_as_event_updated(
     tail = await kafka_tail(topics.EVENT_UPDATED)
     channel = channel_to(await start_server())
     created = await create_event(channel, event_id, max_concurrent=50, batch_size=5, tickets=300)
-    assert (created.max_concurrent, created.batch_size, created.checkout_ttl_seconds) == (50, 5, 900)
+    assert (created.max_concurrent, created.batch_size, created.checkout_ttl_seconds) == (
+        50,
+        5,
+        900,
+    )
     admin = pb_grpc.AdminServiceStub(channel)
     later = Timestamp(seconds=4_000_000_000)
     updated = await admin.UpdateEvent(
-        pb.UpdateEventRequest(event_id=event_id, max_concurrent=80, tickets=250), metadata=ADMIN)
+        pb.UpdateEventRequest(event_id=event_id, max_concurrent=80, tickets=250), metadata=ADMIN
+    )
     assert (updated.max_concurrent, updated.tickets, updated.version) == (80, 250, 2)
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await admin.UpdateEvent(
-            pb.UpdateEventRequest(event_id=event_id, opens_at=later), metadata=ADMIN)
+            pb.UpdateEventRequest(event_id=event_id, opens_at=later), metadata=ADMIN
+        )
     assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION  # it has opened already
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await admin.UpdateEvent(
-            pb.UpdateEventRequest(event_id=event_id, batch_size=0), metadata=ADMIN)
+            pb.UpdateEventRequest(event_id=event_id, batch_size=0), metadata=ADMIN
+        )
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await create_event(channel, event_id)
@@ -161,19 +179,24 @@ async def test_every_event_change_is_published_as_event_updated(
     records = await tail.collect(lambda r: r.key == event_id.encode(), count=2)
     versions = [from_json(r.value, events_pb2.EventUpdated()) for r in records]
     assert [(v.version, v.max_concurrent, v.tickets, v.state) for v in versions] == [
-        (1, 50, 300, "open"), (2, 80, 250, "open")]
+        (1, 50, 300, "open"),
+        (2, 80, 250, "open"),
+    ]
     assert len({v.message_id for v in versions}) == 2
     listed = await admin.ListEvents(pb.ListEventsRequest(), metadata=ADMIN)
     assert event_id in [e.event_id for e in listed.events]
 
 
 async def test_health_is_not_serving_until_kafka_answers_but_liveness_is(start_server, tmp_path):
-    from tests.integration.conftest import settings
     from prometheus_client import CollectorRegistry
     from waitroom.server import WaitroomServer
 
-    server = WaitroomServer(settings(tmp_path, kafka_bootstrap_servers="127.0.0.1:1",
-                                     kafka_send_timeout_seconds=1.0), CollectorRegistry())
+    from tests.integration.conftest import settings
+
+    server = WaitroomServer(
+        settings(tmp_path, kafka_bootstrap_servers="127.0.0.1:1", kafka_send_timeout_seconds=1.0),
+        CollectorRegistry(),
+    )
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:

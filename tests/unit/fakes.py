@@ -19,8 +19,9 @@ class FakeQueueStore:
         if self.state != "open":
             return self.state
         self.joins.append((user_id, token, lottery))
-        return JoinOutcome(token, Status.QUEUED, len(self.joins) - 1, len(self.joins),
-                           self.opens_at_ms)
+        return JoinOutcome(
+            token, Status.QUEUED, len(self.joins) - 1, len(self.joins), self.opens_at_ms
+        )
 
     async def session(self, event_id, token, now_ms, ttl_s):
         return self.sessions.get(token)
@@ -32,9 +33,18 @@ class FakeQueueStore:
 
 def record(status=Status.QUEUED, rank=9, recent=0, window=0, token="", opens_at=0, batch=10):
     return SessionRecord(
-        status=status, user_id="user1", joined_at_ms=1_000, admitted_at_ms=5_000,
-        expires_at_ms=905_000, checkout_token=token, rank=rank, queue_length=100,
-        opens_at_ms=opens_at, batch_size=batch, recent_admissions=recent, rate_window_ms=window,
+        status=status,
+        user_id="user1",
+        joined_at_ms=1_000,
+        admitted_at_ms=5_000,
+        expires_at_ms=905_000,
+        checkout_token=token,
+        rank=rank,
+        queue_length=100,
+        opens_at_ms=opens_at,
+        batch_size=batch,
+        recent_admissions=recent,
+        rate_window_ms=window,
     )
 
 

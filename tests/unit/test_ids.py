@@ -1,5 +1,4 @@
 import pytest
-
 from common.ids import (
     InvalidIdError,
     make_session_id,
@@ -11,8 +10,14 @@ from common.ids import (
 
 @pytest.mark.parametrize(
     ("value", "reason"),
-    [("", "required"), ("x" * 129, "longer than 128"), ("a b", "may contain only"),
-     ("{tag}", "may contain only"), ("-leading", "may contain only"), ("é", "may contain only")],
+    [
+        ("", "required"),
+        ("x" * 129, "longer than 128"),
+        ("a b", "may contain only"),
+        ("{tag}", "may contain only"),
+        ("-leading", "may contain only"),
+        ("é", "may contain only"),
+    ],
 )
 def test_bad_ids_are_refused_with_a_reason(value, reason):
     with pytest.raises(InvalidIdError, match=reason):

@@ -1,10 +1,8 @@
 import pytest
-from prometheus_client import CollectorRegistry
-
 from common import topics
 from common.kafka import PublishError
 from common.messages import from_json
-from tests.unit.fakes import FakeAdmissionStore, FakeOutbox, FakeSender, FakeSigner
+from prometheus_client import CollectorRegistry
 from waitroom.config import Settings
 from waitroom.metrics import WaitroomMetrics
 from waitroom.models import OutboxEntry
@@ -12,8 +10,15 @@ from waitroom.processor import ProcessorConfig, QueueProcessor
 from waitroom.relay import OutboxRelay
 from waitroomapi.events.v1 import events_pb2
 
-CONFIG = ProcessorConfig(interval=0.01, session_ttl_seconds=60, retry_attempts=3,
-                         retry_delay=0.001, max_processing_duration=5)
+from tests.unit.fakes import FakeAdmissionStore, FakeOutbox, FakeSender, FakeSigner
+
+CONFIG = ProcessorConfig(
+    interval=0.01,
+    session_ttl_seconds=60,
+    retry_attempts=3,
+    retry_delay=0.001,
+    max_processing_duration=5,
+)
 
 
 class CountingRelay:
@@ -26,8 +31,14 @@ class CountingRelay:
 
 
 def processor(store, relay=None):
-    return QueueProcessor(store, relay or CountingRelay(), CONFIG,
-                          WaitroomMetrics(CollectorRegistry()), "test", lambda: 1_000)
+    return QueueProcessor(
+        store,
+        relay or CountingRelay(),
+        CONFIG,
+        WaitroomMetrics(CollectorRegistry()),
+        "test",
+        lambda: 1_000,
+    )
 
 
 async def test_a_failing_event_is_skipped_and_counted_while_others_are_admitted():
@@ -48,14 +59,18 @@ async def test_retries_of_one_cycle_reuse_its_cycle_id():
 def entries():
     return [
         OutboxEntry("1-0", "joined", {"session": "A" * 22, "user": "u1", "at": "1000"}),
-        OutboxEntry("2-0", "ready", {"session": "A" * 22, "user": "u1", "at": "2000",
-                                     "expires_at": "902000", "seq": "1"}),
+        OutboxEntry(
+            "2-0",
+            "ready",
+            {"session": "A" * 22, "user": "u1", "at": "2000", "expires_at": "902000", "seq": "1"},
+        ),
     ]
 
 
 def relay(outbox, sender):
-    return OutboxRelay(outbox, sender, FakeSigner(), "me", 100, 1000,
-                       WaitroomMetrics(CollectorRegistry()))
+    return OutboxRelay(
+        outbox, sender, FakeSigner(), "me", 100, 1000, WaitroomMetrics(CollectorRegistry())
+    )
 
 
 async def test_the_relay_publishes_then_acknowledges_with_the_signed_token():

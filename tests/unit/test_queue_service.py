@@ -1,12 +1,17 @@
 import pytest
-
 from common.ids import InvalidIdError, make_session_id
-from tests.unit.fakes import FakeQueueStore, FakeSigner, record
 from waitroom.models import FailedPreconditionError, NotFoundError, Status
 from waitroom.service import Defaults, QueueService
 
-DEFAULTS = Defaults(max_concurrent=100, batch_size=10, checkout_ttl_seconds=900,
-                    session_ttl_seconds=7200, process_interval_seconds=1.0)
+from tests.unit.fakes import FakeQueueStore, FakeSigner, record
+
+DEFAULTS = Defaults(
+    max_concurrent=100,
+    batch_size=10,
+    checkout_ttl_seconds=900,
+    session_ttl_seconds=7200,
+    process_interval_seconds=1.0,
+)
 NOW = 1_000_000
 SESSION = make_session_id("concert", "A" * 22)
 
@@ -36,7 +41,9 @@ async def test_lottery_scores_stay_below_every_join_sequence():
     assert len({lottery for _, _, lottery in store.joins}) == 200
 
 
-@pytest.mark.parametrize(("user_id", "event_id"), [("", "concert"), ("user1", ""), ("u" * 129, "e")])
+@pytest.mark.parametrize(
+    ("user_id", "event_id"), [("", "concert"), ("user1", ""), ("u" * 129, "e")]
+)
 async def test_join_refuses_bad_ids_without_touching_the_store(user_id, event_id):
     store = FakeQueueStore()
     with pytest.raises(InvalidIdError):

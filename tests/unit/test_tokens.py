@@ -2,10 +2,9 @@ import time
 
 import jwt
 import pytest
+from common.tokens import CheckoutClaims, InvalidTokenError, TokenSigner, TokenVerifier
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from common.tokens import CheckoutClaims, InvalidTokenError, TokenSigner, TokenVerifier
 
 
 def claims(expires_in=900, now=None):
@@ -44,9 +43,17 @@ def test_an_expired_token_is_refused(signer):
 
 def test_an_hmac_token_keyed_with_the_public_key_is_refused(signer):
     public_pem = signer_public_pem(signer)
-    payload = {"iss": "waitroom", "aud": "checkout", "sub": "s", "event_id": "e", "user_id": "u",
-               "iat": int(time.time()), "nbf": int(time.time()), "exp": int(time.time()) + 60,
-               "jti": "s"}
+    payload = {
+        "iss": "waitroom",
+        "aud": "checkout",
+        "sub": "s",
+        "event_id": "e",
+        "user_id": "u",
+        "iat": int(time.time()),
+        "nbf": int(time.time()),
+        "exp": int(time.time()) + 60,
+        "jti": "s",
+    }
     # The classic key-confusion forgery: HS256 with the public key as the secret.
     forged = _hs256(payload, public_pem, signer.kid)
     with pytest.raises(InvalidTokenError):
@@ -55,8 +62,12 @@ def test_an_hmac_token_keyed_with_the_public_key_is_refused(signer):
 
 def test_a_token_missing_a_claim_is_refused(signer):
     key = signer._private_key  # the real key: only the claim is missing
-    token = jwt.encode({"iss": "waitroom", "aud": "checkout", "sub": "s", "exp": int(time.time()) + 60},
-                       key, algorithm="EdDSA", headers={"kid": signer.kid})
+    token = jwt.encode(
+        {"iss": "waitroom", "aud": "checkout", "sub": "s", "exp": int(time.time()) + 60},
+        key,
+        algorithm="EdDSA",
+        headers={"kid": signer.kid},
+    )
     with pytest.raises(InvalidTokenError, match="missing"):
         TokenVerifier(signer.jwks()).verify(token)
 
