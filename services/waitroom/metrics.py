@@ -42,7 +42,7 @@ class WaitroomMetrics:
         )
         self.event_cycle_seconds = Histogram(
             "waitroom_event_cycle_duration_seconds",
-            "Admission and relay time of one event",
+            "Admission time of one event in one cycle",
             ["event_id"],
             registry=registry,
         )

@@ -1,10 +1,10 @@
 """The queue processor: every interval, one atomic admission cycle per event, then the relay."""
 
 import asyncio
-import contextlib
+import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -64,50 +64,86 @@ class QueueProcessor:
         self._now = clock_ms
         self._cycle = 0
         self._stopping = asyncio.Event()
+        self._relay_wanted = asyncio.Event()
         self.status = ProcessorStatus()
 
     async def run(self) -> None:
+        """Admits every interval; relays independently, so a stalled Kafka never stalls the line."""
         self.status.running, self.status.started_at = True, time.time()
         logger.info("queue processor started (instance %s)", self._instance)
         try:
-            while not self._stopping.is_set():
-                started = time.monotonic()
-                await self.run_cycle()
-                self._metrics.cycle_seconds.observe(time.monotonic() - started)
-                pause = max(0.0, self._config.interval - (time.monotonic() - started))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), pause)
+            await asyncio.gather(
+                self._every_interval(self.run_cycle),
+                self._every_interval(self.relay_all, self._relay_wanted),
+            )
         finally:
             self.status.running = False
             logger.info("queue processor stopped")
+
+    async def _every_interval(
+        self, step: Callable[[], Awaitable[int]], wake: asyncio.Event | None = None
+    ) -> None:
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            await step()
+            pause = max(0.0, self._config.interval - (time.monotonic() - started))
+            waits = [asyncio.create_task(self._stopping.wait())]
+            if wake is not None:
+                waits.append(asyncio.create_task(wake.wait()))
+            _, pending = await asyncio.wait(
+                waits, timeout=pause, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()
+            if wake is not None:
+                wake.clear()
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run_cycle(self) -> int:
-        """Admits and relays for every event; a failing event is counted and skipped."""
+        """One admission per event; a failing event is counted and skipped."""
         self._cycle += 1
         cycle_id = f"{self._instance}:{self._cycle}"
-        deadline = time.monotonic() + self._config.max_processing_duration
+        started = time.monotonic()
         admitted = 0
+        for event_id in await self._events():
+            if time.monotonic() - started > self._config.max_processing_duration:
+                logger.warning("cycle %s hit QUEUE_MAX_PROCESSING_DURATION; rest waits", cycle_id)
+                break
+            admitted += await self._admit(event_id, cycle_id)
+        self.status.last_processed = time.time()
+        self.status.total_admitted += admitted
+        self._metrics.cycle_seconds.observe(time.monotonic() - started)
+        if admitted:
+            self._relay_wanted.set()
+        return admitted
+
+    async def relay_all(self) -> int:
+        """Publishes every event's outbox; entries Kafka did not acknowledge stay for later."""
+        relayed = 0
+        for event_id in await self._events():
+            try:
+                relayed += await with_retries(
+                    functools.partial(self._relay.relay, event_id),
+                    attempts=self._config.retry_attempts,
+                    base_delay=self._config.retry_delay,
+                    what=f"outbox relay for {event_id}",
+                )
+            except Exception:
+                logger.exception("outbox relay failed for event %s; entries stay", event_id)
+                self._count_error(event_id, "relay")
+        return relayed
+
+    async def _events(self) -> list[str]:
         try:
-            event_ids = await self._store.event_ids()
+            return await self._store.event_ids()
         except Exception:
             logger.exception("could not list events")
             self._count_error("", "list")
-            return 0
-        for event_id in event_ids:
-            if time.monotonic() > deadline:
-                logger.warning(
-                    "cycle %s hit QUEUE_MAX_PROCESSING_DURATION; the rest waits", cycle_id
-                )
-                break
-            admitted += await self._process_event(event_id, cycle_id)
-        self.status.last_processed = time.time()
-        self.status.total_admitted += admitted
-        return admitted
+            return []
 
-    async def _process_event(self, event_id: str, cycle_id: str) -> int:
+    async def _admit(self, event_id: str, cycle_id: str) -> int:
         started = time.monotonic()
         try:
             result = await with_retries(
@@ -123,18 +159,6 @@ class QueueProcessor:
             self._count_error(event_id, "admit")
             return 0
         self._record(event_id, result)
-        try:
-            await with_retries(
-                lambda: self._relay.relay(event_id),
-                attempts=self._config.retry_attempts,
-                base_delay=self._config.retry_delay,
-                what=f"outbox relay for {event_id}",
-            )
-        except Exception:
-            logger.exception(
-                "outbox relay failed for event %s; entries stay for a later cycle", event_id
-            )
-            self._count_error(event_id, "relay")
         self._metrics.event_cycle_seconds.labels(event_id).observe(time.monotonic() - started)
         return result.admitted
 

@@ -22,7 +22,7 @@ def ready_for(event_id):
 
 def test_the_readme_walkthrough_admits_user1_with_a_token_that_verifies():
     joined = grpcurl(JOIN, {"user_id": "user1", "event_id": "concert-2024"})
-    session_id = joined["sessionId"]
+    session_id = joined["session_id"]
     status = {}
     for _ in range(40):
         status = grpcurl(STATUS, {"session_id": session_id})
@@ -30,20 +30,20 @@ def test_the_readme_walkthrough_admits_user1_with_a_token_that_verifies():
             break
         time.sleep(0.25)
     assert status["status"] == "SESSION_STATUS_ADMITTED"
-    claims = TokenVerifier(jwks()).verify(status["checkoutToken"])
+    claims = TokenVerifier(jwks()).verify(status["checkout_token"])
     assert (claims.session_id, claims.user_id, claims.event_id) == (
         session_id,
         "user1",
         "concert-2024",
     )
     ready = wait_for_messages("QUEUE_READY", lambda m: m.get("session_id") == session_id, 1)
-    assert ready[0]["checkout_token"] == status["checkoutToken"]
+    assert ready[0]["checkout_token"] == status["checkout_token"]
 
 
 def test_every_admission_reaches_queue_ready_in_join_order(event_id):
     grpcurl(CREATE, {"event_id": event_id, "max_concurrent": 100, "batch_size": 6}, admin=True)
     sessions = [
-        grpcurl(JOIN, {"user_id": f"fan{i}", "event_id": event_id})["sessionId"] for i in range(25)
+        grpcurl(JOIN, {"user_id": f"fan{i}", "event_id": event_id})["session_id"] for i in range(25)
     ]
     ready = wait_for_messages("QUEUE_READY", ready_for(event_id), 25)
     first = {}
@@ -83,7 +83,7 @@ def test_two_processors_at_once_keep_the_limit_and_admit_each_person_once(event_
         admin=True,
     )
     sessions = {
-        grpcurl(JOIN, {"user_id": f"fan{i}", "event_id": event_id}, first.port)["sessionId"]
+        grpcurl(JOIN, {"user_id": f"fan{i}", "event_id": event_id}, first.port)["session_id"]
         for i in range(30)
     }
     db = redis.Redis.from_url(env["REDIS_URL"], decode_responses=True)
@@ -119,7 +119,7 @@ def test_a_processor_killed_between_redis_and_kafka_still_gets_queue_ready_out(e
     os.kill(broker, signal.SIGSTOP)  # Kafka stops answering: admissions stay in the outbox
     try:
         sessions = {
-            grpcurl(JOIN, {"user_id": f"fan{i}", "event_id": event_id}, doomed.port)["sessionId"]
+            grpcurl(JOIN, {"user_id": f"fan{i}", "event_id": event_id}, doomed.port)["session_id"]
             for i in range(10)
         }
         deadline = time.monotonic() + 30

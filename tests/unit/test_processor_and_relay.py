@@ -56,6 +56,32 @@ async def test_retries_of_one_cycle_reuse_its_cycle_id():
     assert len({cycle for _, cycle in store.calls}) == 1
 
 
+class FailingRelay:
+    def __init__(self, failing):
+        self.failing, self.calls = failing, []
+
+    async def relay(self, event_id, max_batches=50):
+        self.calls.append(event_id)
+        if event_id in self.failing:
+            raise ConnectionError("kafka down")
+        return 1
+
+
+async def test_a_failing_relay_is_retried_counted_and_never_stops_the_others():
+    relay = FailingRelay({"bad"})
+    p = processor(FakeAdmissionStore(events=["bad", "good"]), relay)
+    assert await p.relay_all() == 1
+    assert relay.calls.count("bad") == CONFIG.retry_attempts
+    assert p.status.error_count == 1
+
+
+async def test_admission_does_not_wait_for_the_relay():
+    relay = CountingRelay()
+    p = processor(FakeAdmissionStore(events=["e"]), relay)
+    await p.run_cycle()
+    assert relay.events == []
+
+
 def entries():
     return [
         OutboxEntry("1-0", "joined", {"session": "A" * 22, "user": "u1", "at": "1000"}),
