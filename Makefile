@@ -30,7 +30,7 @@ lint: install ## ruff and mypy
 	$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy libs services
 
-test: install dev-up tools ## every test: unit, integration (real Redis, Kafka), end to end (the stack)
+test: lint dev-up tools ## every test: unit, integration (real Redis, Kafka), end to end (the stack)
 	scripts/test.sh
 
 test-unit: install ## unit tests only (no servers)

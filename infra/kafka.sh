@@ -12,7 +12,7 @@ log() { echo "[kafka] $*"; }
 jars() {
   if [[ ! -f $libs/.complete ]]; then
     log "resolving Apache Kafka jars from Maven Central into $libs"
-    mvn -q -B -f "$root/infra/kafka/pom.xml" dependency:copy-dependencies \
+    mvn -q -B -Dstyle.color=never -f "$root/infra/kafka/pom.xml" dependency:copy-dependencies \
       -DoutputDirectory="$libs" -DincludeScope=runtime
     touch "$libs/.complete"
   fi
