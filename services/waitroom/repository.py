@@ -158,8 +158,12 @@ class WaitroomRepository:
             return None
         status = Status(raw["status"])
         if status is Status.QUEUED:
-            # Polling keeps a waiting session alive; an abandoned one leaves after the TTL.
-            await self._redis.expire(session_key, ttl_s)
+            # Polling keeps a waiting session (and the user's pointer to it) alive; an
+            # abandoned one leaves the line after the TTL.
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.expire(session_key, ttl_s)
+                pipe.expire(key(event_id, f"user:{raw.get('user_id', '')}"), ttl_s)
+                await pipe.execute()
         recent, window = _recent_admissions(buckets, now_ms)
         return SessionRecord(
             status=status,
@@ -184,9 +188,8 @@ class WaitroomRepository:
 
     async def admit(self, event_id: str, cycle_id: str, now_ms: int, ttl_s: int) -> AdmissionResult:
         keys = [key(event_id, s) for s in ("config", "queue", "processing", "outbox", "admits")]
-        reply = await self._admit(
-            keys=keys, args=[now_ms, cycle_id, session_prefix(event_id), ttl_s]
-        )
+        args = [now_ms, cycle_id, session_prefix(event_id), ttl_s, key(event_id, "user:")]
+        reply = await self._admit(keys=keys, args=args)
         admitted, reaped, queued, processing, duplicate = (int(v) for v in reply)
         return AdmissionResult(admitted, reaped, queued, processing, bool(duplicate))
 

@@ -142,3 +142,12 @@ def kafka_pid() -> int:
         return int(pid_file.read_text().strip())
     found = subprocess.run(["pgrep", "-f", "kafka.Kafka"], capture_output=True, text=True)
     return int(found.stdout.split()[0])
+
+
+def test_sigterm_drains_and_exits_cleanly(replicas):
+    replica = replicas(WAITROOM_INSTANCE_ID="drained", REDIS_URL="redis://127.0.0.1:6379/4").start()
+    replica.kill(signal.SIGTERM)
+    assert replica.process.returncode == 0
+    log = replica.log.read_text()
+    assert "queue processor stopped" in log
+    assert "waitroom stopped" in log

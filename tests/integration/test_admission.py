@@ -192,3 +192,16 @@ async def test_queue_ready_gets_out_after_kafka_was_unreachable(
     ready = await tail.collect(ready_of(event_id), count=5)
     sessions = {from_json(r.value, events_pb2.QueueReady()).session_id for r in ready}
     assert sessions == {make_session_id(event_id, f"{i:0>22}") for i in range(5)}
+
+
+async def test_the_users_pointer_lives_as_long_as_their_admitted_session(redis, event_id):
+    repo = WaitroomRepository(redis)
+    now = int(time.time() * 1000)
+    await repo.create_event(EventConfig(event_id, 10, 10, 600, now, 0, EventState.OPEN), now)
+    await repo.join(event_id, "alice", "A" * 22, now, 60, 0.5)
+    await repo.admit(event_id, "c1", now, 60)
+    user_ttl = await redis.ttl(f"waitroom:{{{event_id}}}:user:alice")
+    session_ttl = await redis.ttl(f"waitroom:{{{event_id}}}:session:{'A' * 22}")
+    assert user_ttl >= session_ttl > 600
+    again = await repo.join(event_id, "alice", "B" * 22, now + 1000, 60, 0.5)
+    assert (again.token, again.status) == ("A" * 22, Status.ADMITTED)

@@ -3,7 +3,7 @@
 -- admitted, put them in `processing` scored by their deadline, and record each
 -- in the outbox for the relay. A repeated cycle id (a retried call) is a no-op.
 -- KEYS: config, queue, processing, outbox, admissions-per-10s
--- ARGV: now_ms, cycle_id, session_key_prefix, session_ttl_s
+-- ARGV: now_ms, cycle_id, session_key_prefix, session_ttl_s, user_key_prefix
 local now = tonumber(ARGV[1])
 local prefix = ARGV[3]
 local cfg = redis.call('HMGET', KEYS[1], 'state', 'opens_at', 'max_concurrent', 'batch_size',
@@ -44,6 +44,8 @@ while admitted < want do
       local deadline = now + ttl_ms
       redis.call('HSET', key, 'status', 'admitted', 'admitted_at', now, 'expires_at', deadline)
       redis.call('EXPIRE', key, keep_s)
+      -- the user's pointer to this live session must outlive it (same hash tag, same slot)
+      redis.call('EXPIRE', ARGV[5] .. s[2], keep_s)
       redis.call('ZADD', KEYS[3], deadline, token)
       redis.call('XADD', KEYS[4], '*', 'kind', 'ready', 'session', token, 'user', s[2],
         'at', now, 'expires_at', deadline, 'seq', popped[i + 1])
