@@ -10,6 +10,7 @@ import uuid
 
 import grpc
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from common.messages import from_json
 from waitroomapi.events.v1 import events_pb2
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb

@@ -3,7 +3,6 @@
 import asyncio
 
 from common.logging import configure_logging
-
 from waitroom.config import Settings
 from waitroom.server import serve
 

@@ -5,8 +5,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
-from common.settings import CommonSettings
 from pydantic import BeforeValidator, Field, SecretStr
+
+from common.settings import CommonSettings
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}

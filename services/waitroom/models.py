@@ -1,6 +1,6 @@
 """The waitroom's domain types and errors, shared by the service, repository and servicer."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -105,10 +105,3 @@ class AdmissionResult:
     queue_length: int
     processing: int
     duplicate_cycle: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxEntry:
-    entry_id: str
-    kind: str
-    fields: dict[str, str] = field(default_factory=dict)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from common.retry import with_retries
-
 from waitroom.metrics import WaitroomMetrics
 from waitroom.models import AdmissionResult
 

@@ -1,4 +1,4 @@
-"""The outbox relay: signs tokens and publishes outbox entries to Kafka, then clears them."""
+"""What the waitroom relays from its outbox: QUEUE_JOINED/READY/LEFT and EVENT_UPDATED."""
 
 import logging
 from typing import Protocol
@@ -7,74 +7,34 @@ from common import topics
 from common.ids import make_session_id
 from common.kafka import Record
 from common.messages import message_id, timestamp_ms, to_json
+from common.outbox import OutboxEntry
 from common.tokens import CheckoutClaims
-from waitroomapi.events.v1 import events_pb2
-
-from waitroom.metrics import WaitroomMetrics
-from waitroom.models import OutboxEntry
 from waitroom.service import claims_of
+from waitroomapi.events.v1 import events_pb2
 
 logger = logging.getLogger(__name__)
 
 
-class OutboxStore(Protocol):
-    async def read_outbox(
-        self, event_id: str, consumer: str, count: int, claim_idle_ms: int
-    ) -> list[OutboxEntry]: ...
-
-    async def acknowledge(self, event_id: str, entry_ids: list[str]) -> None: ...
-
+class TokenStore(Protocol):
     async def store_tokens(self, event_id: str, tokens: dict[str, str]) -> None: ...
-
-
-class Sender(Protocol):
-    async def publish(self, records: list[Record]) -> None: ...
 
 
 class Signer(Protocol):
     def sign(self, claims: CheckoutClaims) -> str: ...
 
 
-class OutboxRelay:
-    def __init__(
-        self,
-        store: OutboxStore,
-        sender: Sender,
-        signer: Signer,
-        consumer: str,
-        batch: int,
-        claim_idle_ms: int,
-        metrics: WaitroomMetrics,
-    ) -> None:
-        self._store = store
-        self._sender = sender
-        self._signer = signer
-        self._consumer = consumer
-        self._batch = batch
-        self._claim_idle_ms = claim_idle_ms
-        self._metrics = metrics
+class WaitroomOutbox:
+    """Turns waitroom outbox entries into Kafka records, signing and storing checkout tokens."""
 
-    async def relay(self, event_id: str, max_batches: int = 50) -> int:
-        """Relays until the outbox is empty (or max_batches); raises if Kafka fails."""
-        relayed = 0
-        for _ in range(max_batches):
-            entries = await self._store.read_outbox(
-                event_id, self._consumer, self._batch, self._claim_idle_ms
-            )
-            if not entries:
-                break
-            tokens: dict[str, str] = {}
-            records = [self._record(event_id, entry, tokens) for entry in entries]
-            await self._store.store_tokens(event_id, tokens)
-            sendable = [record for record in records if record is not None]
-            await self._sender.publish(sendable)
-            await self._store.acknowledge(event_id, [entry.entry_id for entry in entries])
-            for record in sendable:
-                self._metrics.relayed.labels(event_id, record.topic).inc()
-            relayed += len(entries)
-            if len(entries) < self._batch:
-                break
-        return relayed
+    def __init__(self, store: TokenStore, signer: Signer) -> None:
+        self._store = store
+        self._signer = signer
+
+    async def convert(self, event_id: str, entries: list[OutboxEntry]) -> list[Record]:
+        tokens: dict[str, str] = {}
+        records = [self._record(event_id, entry, tokens) for entry in entries]
+        await self._store.store_tokens(event_id, tokens)
+        return [record for record in records if record is not None]
 
     def _record(self, event_id: str, entry: OutboxEntry, tokens: dict[str, str]) -> Record | None:
         f = entry.fields

@@ -1,11 +1,9 @@
 """The only module that talks to Redis: the waitroom's keys, scripts and outbox."""
 
-from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
 from waitroom.models import (
     AdmissionResult,
@@ -13,13 +11,11 @@ from waitroom.models import (
     EventState,
     EventView,
     JoinOutcome,
-    OutboxEntry,
     SessionRecord,
     Status,
 )
 
 EVENTS_KEY = "waitroom:events"
-RELAY_GROUP = "relay"
 RATE_BUCKET_MS = 10_000
 RATE_BUCKETS = 6
 
@@ -193,57 +189,10 @@ class WaitroomRepository:
         admitted, reaped, queued, processing, duplicate = (int(v) for v in reply)
         return AdmissionResult(admitted, reaped, queued, processing, bool(duplicate))
 
-    async def read_outbox(
-        self, event_id: str, consumer: str, count: int, claim_idle_ms: int
-    ) -> list[OutboxEntry]:
-        """Entries this consumer holds, entries stuck with a dead replica, then new ones."""
-        stream = key(event_id, "outbox")
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.xautoclaim(stream, RELAY_GROUP, consumer, claim_idle_ms, "0-0", count=count)
-                pipe.xreadgroup(RELAY_GROUP, consumer, {stream: "0"}, count=count)
-                pipe.xreadgroup(RELAY_GROUP, consumer, {stream: ">"}, count=count)
-                claimed, pending, new = await pipe.execute()
-        except ResponseError as error:
-            if "NOGROUP" not in str(error):
-                raise
-            await self._redis.xgroup_create(stream, RELAY_GROUP, id="0", mkstream=True)
-            return []
-        entries: dict[str, dict[str, str]] = {}
-        for entry_id, fields in claimed[1]:
-            if fields is not None:  # deleted entries come back as None
-                entries[entry_id] = fields
-        for reply in (pending, new):
-            for _, stream_entries in reply:
-                for entry_id, fields in stream_entries:
-                    if fields:
-                        entries[entry_id] = fields
-        return [
-            OutboxEntry(entry_id, fields.get("kind", ""), fields)
-            for entry_id, fields in sorted(entries.items(), key=lambda item: _stream_order(item[0]))
-        ]
-
-    async def acknowledge(self, event_id: str, entry_ids: Sequence[str]) -> None:
-        if not entry_ids:
-            return
-        stream = key(event_id, "outbox")
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xack(stream, RELAY_GROUP, *entry_ids)
-            pipe.xdel(stream, *entry_ids)
-            await pipe.execute()
-
-    async def outbox_length(self, event_id: str) -> int:
-        return int(await self._redis.xlen(key(event_id, "outbox")))
-
     async def store_tokens(self, event_id: str, tokens: dict[str, str]) -> None:
         if tokens:
             keys = [key(event_id, f"session:{t}") for t in tokens]
             await self._store_tokens(keys=keys, args=list(tokens.values()))
-
-
-def _stream_order(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq)
 
 
 def _recent_admissions(buckets: dict[str, str], now_ms: int) -> tuple[int, int]:

@@ -7,21 +7,22 @@ import signal
 import socket
 import time
 
-from common.grpc_server import Health, bind, create_server
-from common.http import HttpServer
-from common.kafka import Publisher
-from common.tokens import TokenSigner, load_or_create_private_key, load_private_key, load_public_key
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
-from waitroomapi.waitroom.v1 import waitroom_pb2, waitroom_pb2_grpc
 
+from common.grpc_server import Health, bind, create_server
+from common.http import HttpServer
+from common.kafka import Publisher, Record
+from common.outbox import OutboxRelay, OutboxStream
+from common.tokens import TokenSigner, load_or_create_private_key, load_private_key, load_public_key
 from waitroom.config import Settings
 from waitroom.metrics import WaitroomMetrics
 from waitroom.processor import ProcessorConfig, QueueProcessor
-from waitroom.relay import OutboxRelay
-from waitroom.repository import WaitroomRepository
+from waitroom.relay import WaitroomOutbox
+from waitroom.repository import WaitroomRepository, key
 from waitroom.service import Defaults, EventAdmin, QueueService
 from waitroom.servicer import AdminServicer, WaitroomServicer
+from waitroomapi.waitroom.v1 import waitroom_pb2, waitroom_pb2_grpc
 
 logger = logging.getLogger(__name__)
 SERVICE_NAMES = tuple(s.full_name for s in waitroom_pb2.DESCRIPTOR.services_by_name.values())
@@ -67,13 +68,14 @@ class WaitroomServer:
             process_interval_seconds=settings.queue_process_interval.total_seconds(),
         )
         relay = OutboxRelay(
-            self.repository,
+            OutboxStream(self.redis),
             self.publisher,
-            self.signer,
+            lambda event_id: key(event_id, "outbox"),
+            WaitroomOutbox(self.repository, self.signer).convert,
             instance,
             settings.queue_outbox_batch,
             int(settings.queue_outbox_claim_idle.total_seconds() * 1000),
-            self.metrics,
+            self._count_relayed,
         )
         self.processor = QueueProcessor(
             self.repository,
@@ -112,6 +114,10 @@ class WaitroomServer:
         self.port = 0
         self._ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _count_relayed(self, event_id: str, records: list[Record]) -> None:
+        for record in records:
+            self.metrics.relayed.labels(event_id, record.topic).inc()
 
     async def start(self) -> None:
         self.port = bind(self.grpc, self.settings.grpc_host, self.settings.waitroom_grpc_port)

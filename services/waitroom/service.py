@@ -8,7 +8,6 @@ from typing import Protocol
 
 from common.ids import make_session_id, new_session_token, parse_session_id, validate_id
 from common.tokens import CheckoutClaims
-
 from waitroom.models import (
     AlreadyExistsError,
     EventAction,

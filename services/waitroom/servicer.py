@@ -6,11 +6,9 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import grpc
-from common.messages import timestamp_ms
 from google.protobuf.timestamp_pb2 import Timestamp
-from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
-from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 
+from common.messages import timestamp_ms
 from waitroom.metrics import WaitroomMetrics
 from waitroom.models import (
     AlreadyExistsError,
@@ -25,6 +23,8 @@ from waitroom.models import (
 )
 from waitroom.processor import ProcessorStatus
 from waitroom.service import EventAdmin, QueueService
+from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
+from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

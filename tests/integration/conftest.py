@@ -11,6 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
+
 from waitroom.config import Settings
 from waitroom.server import WaitroomServer
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb

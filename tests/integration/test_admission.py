@@ -5,17 +5,19 @@ import time
 
 import aiohttp
 import pytest
+
 from common import topics
 from common.ids import make_session_id
 from common.messages import from_json
+from common.outbox import OutboxRelay, OutboxStream
 from common.tokens import TokenVerifier
+from tests.integration.conftest import create_event
 from waitroom.models import EventConfig, EventState, Status
+from waitroom.relay import WaitroomOutbox
 from waitroom.repository import WaitroomRepository
 from waitroomapi.events.v1 import events_pb2
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
-
-from tests.integration.conftest import create_event
 
 
 def ready_of(event_id):
@@ -147,7 +149,8 @@ async def test_people_who_join_before_opening_are_shuffled_and_go_first(redis, e
         for i in range(5)
     ]
     await repo.admit(event_id, "at-opening", opens + 2, 3600)
-    entries = await repo.read_outbox(event_id, "test", 1000, 60_000)
+    outbox = OutboxStream(redis)
+    entries = await outbox.read(f"waitroom:{{{event_id}}}:outbox", "test", 1000, 60_000)
     admitted = [e.fields["session"] for e in entries if e.kind == "ready"]
     assert sorted(admitted[:40]) == sorted(early)
     assert admitted[:40] != early  # 1 in 40! that a fair shuffle keeps the join order
@@ -158,12 +161,8 @@ async def test_queue_ready_gets_out_after_kafka_was_unreachable(
     redis, event_id, tmp_path, kafka_tail
 ):
     from common.kafka import Publisher, PublishError
-    from prometheus_client import CollectorRegistry
-    from waitroom.metrics import WaitroomMetrics
-    from waitroom.relay import OutboxRelay
-    from waitroom.server import build_signer
-
     from tests.integration.conftest import settings
+    from waitroom.server import build_signer
 
     tail = await kafka_tail(topics.QUEUE_READY)
     repo = WaitroomRepository(redis)
@@ -172,23 +171,26 @@ async def test_queue_ready_gets_out_after_kafka_was_unreachable(
     for i in range(5):
         await repo.join(event_id, f"u{i}", f"{i:0>22}", now, 3600, 0.5)
     await repo.admit(event_id, "c1", now, 3600)
-    signer = build_signer(settings(tmp_path))
-    metrics = WaitroomMetrics(CollectorRegistry())
+    outbox, stream = OutboxStream(redis), f"waitroom:{{{event_id}}}:outbox"
+    convert = WaitroomOutbox(repo, build_signer(settings(tmp_path))).convert
+
+    def relay(publisher, consumer, claim_idle_ms):
+        return OutboxRelay(
+            outbox, publisher, lambda _: stream, convert, consumer, 100, claim_idle_ms
+        )
 
     dead = Publisher("127.0.0.1:1", timeout=1.0, client_id="dead")
     with pytest.raises(PublishError):
-        await OutboxRelay(repo, dead, signer, "crashed", 100, 60_000, metrics).relay(event_id)
-    assert await repo.outbox_length(event_id) == 11  # created, 5 joined, 5 ready: nothing lost
+        await relay(dead, "crashed", 60_000).relay(event_id)
+    assert await outbox.length(stream) == 11  # created, 5 joined, 5 ready: nothing lost
 
     alive = Publisher("127.0.0.1:9092", timeout=10.0, client_id="alive")
     try:
-        relayed = await OutboxRelay(repo, alive, signer, "successor", 100, 0, metrics).relay(
-            event_id
-        )
+        relayed = await relay(alive, "successor", 0).relay(event_id)
     finally:
         await alive.stop()
     assert relayed == 11
-    assert await repo.outbox_length(event_id) == 0
+    assert await outbox.length(stream) == 0
     ready = await tail.collect(ready_of(event_id), count=5)
     sessions = {from_json(r.value, events_pb2.QueueReady()).session_id for r in ready}
     assert sessions == {make_session_id(event_id, f"{i:0>22}") for i in range(5)}

@@ -4,15 +4,15 @@ from datetime import timedelta
 
 import grpc
 import pytest
-from common import topics
-from common.messages import from_json
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from common import topics
+from common.messages import from_json
+from tests.integration.conftest import ADMIN, create_event
 from waitroomapi.events.v1 import events_pb2
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
-
-from tests.integration.conftest import ADMIN, create_event
 
 CLOSED_PROCESSOR = {"queue_processor_enabled": False}
 
@@ -189,9 +189,9 @@ async def test_every_event_change_is_published_as_event_updated(
 
 async def test_health_is_not_serving_until_kafka_answers_but_liveness_is(start_server, tmp_path):
     from prometheus_client import CollectorRegistry
-    from waitroom.server import WaitroomServer
 
     from tests.integration.conftest import settings
+    from waitroom.server import WaitroomServer
 
     server = WaitroomServer(
         settings(tmp_path, kafka_bootstrap_servers="127.0.0.1:1", kafka_send_timeout_seconds=1.0),

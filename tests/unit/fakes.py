@@ -3,7 +3,8 @@
 from dataclasses import dataclass, field
 
 from common.kafka import PublishError, Record
-from waitroom.models import AdmissionResult, JoinOutcome, OutboxEntry, SessionRecord, Status
+from common.outbox import OutboxEntry
+from waitroom.models import AdmissionResult, JoinOutcome, SessionRecord, Status
 
 
 @dataclass
@@ -74,10 +75,10 @@ class FakeOutbox:
     acked: list[str] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)
 
-    async def read_outbox(self, event_id, consumer, count, claim_idle_ms):
+    async def read(self, stream, consumer, count, claim_idle_ms):
         return [e for e in self.entries if e.entry_id not in self.acked][:count]
 
-    async def acknowledge(self, event_id, entry_ids):
+    async def acknowledge(self, stream, entry_ids):
         self.acked.extend(entry_ids)
 
     async def store_tokens(self, event_id, tokens):

@@ -1,4 +1,5 @@
 import pytest
+
 from common.ids import (
     InvalidIdError,
     make_session_id,

@@ -1,16 +1,16 @@
 import pytest
+from prometheus_client import CollectorRegistry
+
 from common import topics
 from common.kafka import PublishError
 from common.messages import from_json
-from prometheus_client import CollectorRegistry
+from common.outbox import OutboxEntry, OutboxRelay
+from tests.unit.fakes import FakeAdmissionStore, FakeOutbox, FakeSender, FakeSigner
 from waitroom.config import Settings
 from waitroom.metrics import WaitroomMetrics
-from waitroom.models import OutboxEntry
 from waitroom.processor import ProcessorConfig, QueueProcessor
-from waitroom.relay import OutboxRelay
+from waitroom.relay import WaitroomOutbox
 from waitroomapi.events.v1 import events_pb2
-
-from tests.unit.fakes import FakeAdmissionStore, FakeOutbox, FakeSender, FakeSigner
 
 CONFIG = ProcessorConfig(
     interval=0.01,
@@ -94,9 +94,8 @@ def entries():
 
 
 def relay(outbox, sender):
-    return OutboxRelay(
-        outbox, sender, FakeSigner(), "me", 100, 1000, WaitroomMetrics(CollectorRegistry())
-    )
+    convert = WaitroomOutbox(outbox, FakeSigner()).convert
+    return OutboxRelay(outbox, sender, lambda e: f"{e}:outbox", convert, "me", 100, 1000)
 
 
 async def test_the_relay_publishes_then_acknowledges_with_the_signed_token():

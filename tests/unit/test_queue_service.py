@@ -1,9 +1,9 @@
 import pytest
+
 from common.ids import InvalidIdError, make_session_id
+from tests.unit.fakes import FakeQueueStore, FakeSigner, record
 from waitroom.models import FailedPreconditionError, NotFoundError, Status
 from waitroom.service import Defaults, QueueService
-
-from tests.unit.fakes import FakeQueueStore, FakeSigner, record
 
 DEFAULTS = Defaults(
     max_concurrent=100,

@@ -1,0 +1,156 @@
+"""The one Kafka consume loop: handle, then commit; what cannot be applied goes to <topic>.DLQ.
+
+Offsets are committed by hand, only after a record's effect is stored (or the record is
+dead-lettered). Handlers are idempotent, so a record delivered again changes nothing.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from prometheus_client import CollectorRegistry, Counter
+
+from common import topics
+from common.kafka import Publisher, Record
+from common.messages import timestamp_ms, to_json
+from waitroomapi.events.v1 import events_pb2
+
+logger = logging.getLogger(__name__)
+
+STARTUP_SECONDS = 30
+Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[None]]
+
+
+class PoisonMessageError(Exception):
+    """The record can never be applied (unparseable, invalid): it goes to the DLQ at once."""
+
+
+class ConsumerMetrics:
+    def __init__(self, registry: CollectorRegistry, service: str) -> None:
+        labels = ["topic"]
+        self.applied = Counter(f"{service}_consumed", "Records applied", labels, registry=registry)
+        self.retried = Counter(
+            f"{service}_consume_retries", "Handler retries", labels, registry=registry
+        )
+        self.dead = Counter(
+            f"{service}_dead_lettered", "Records sent to the DLQ", labels, registry=registry
+        )
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        group_id: str,
+        topic_names: Sequence[str],
+        handler: Handler,
+        dead_letters: Publisher,
+        metrics: ConsumerMetrics,
+        retry_attempts: int = 3,
+        retry_delay: float = 0.2,
+        max_records: int = 500,
+    ) -> None:
+        self._group_id = group_id
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._metrics = metrics
+        self._attempts = retry_attempts
+        self._delay = retry_delay
+        self._max_records = max_records
+        self._stopping = asyncio.Event()
+        self._consumer = AIOKafkaConsumer(
+            *topic_names,
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=max_records,
+        )
+
+    async def start(self) -> None:
+        await asyncio.wait_for(self._consumer.start(), STARTUP_SECONDS)
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            batch = await self._consumer.getmany(timeout_ms=500, max_records=self._max_records)
+            for partition, records in batch.items():
+                await self._consume(partition, records)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self._consumer.stop(), STARTUP_SECONDS)
+        except (TimeoutError, KafkaError) as error:
+            logger.warning("consumer %s did not stop cleanly: %r", self._group_id, error)
+
+    async def _consume(
+        self, partition: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        done = None
+        try:
+            for record in records:
+                if self._stopping.is_set():
+                    break
+                await self._apply(record)
+                done = record.offset + 1
+        except Exception:
+            # Not even the DLQ took it: read this record again later, commit nothing past it.
+            logger.exception("could not apply or dead-letter %s; retrying later", partition)
+            failed = records[0].offset if done is None else done
+            self._consumer.seek(partition, failed)
+            await asyncio.sleep(self._delay)
+        if done is not None:
+            await self._commit(partition, done)
+
+    async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        error: Exception | None = None
+        for attempt in range(1, self._attempts + 1):
+            try:
+                await self._handler(record)
+                self._metrics.applied.labels(record.topic).inc()
+                return
+            except PoisonMessageError as poison:
+                error = poison
+                break
+            except Exception as failure:  # every other failure is retried, then dead-lettered
+                error = failure
+                if attempt < self._attempts:
+                    self._metrics.retried.labels(record.topic).inc()
+                    await asyncio.sleep(self._delay * 2 ** (attempt - 1))
+        await self._dead_letter(record, error)
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], error: Exception | None
+    ) -> None:
+        key = (record.key or b"").decode(errors="replace")
+        letter = events_pb2.DeadLetter(
+            message_id=f"{record.topic}/{record.partition}/{record.offset}",
+            timestamp=timestamp_ms(int(time.time() * 1000)),
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=key,
+            value=(record.value or b"").decode(errors="replace"),
+            error=repr(error),
+            consumer_group=self._group_id,
+        )
+        await self._dead_letters.publish(
+            [Record(topics.dead_letter(record.topic), key, to_json(letter))]
+        )
+        self._metrics.dead.labels(record.topic).inc()
+        logger.warning(
+            "dead-lettered %s[%s]@%s: %r", record.topic, record.partition, record.offset, error
+        )
+
+    async def _commit(self, partition: TopicPartition, offset: int) -> None:
+        try:
+            await self._consumer.commit({partition: offset})
+        except (CommitFailedError, KafkaError) as error:
+            # A rebalance moved the partition: its next owner re-applies, idempotently.
+            logger.warning("commit of %s@%s failed: %r", partition, offset, error)

@@ -1,0 +1,124 @@
+"""The transactional outbox: Redis streams relayed to Kafka, cleared only after Kafka acknowledged.
+
+A service writes an entry to an event's outbox stream in the same Lua script as the state
+change. The relay reads the stream through a consumer group, so replicas share the work and
+a dead replica's entries are claimed by another after `claim_idle_ms`.
+"""
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from common.kafka import Record
+
+GROUP = "relay"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    entry_id: str
+    kind: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+class Sender(Protocol):
+    async def publish(self, records: Sequence[Record]) -> None: ...
+
+
+def _order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq)
+
+
+class OutboxStream:
+    """Reads and acknowledges one service's outbox streams."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def read(
+        self, stream: str, consumer: str, count: int, claim_idle_ms: int
+    ) -> list[OutboxEntry]:
+        """Entries this consumer holds, entries stuck with a dead replica, then new ones."""
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xautoclaim(stream, GROUP, consumer, claim_idle_ms, "0-0", count=count)
+                pipe.xreadgroup(GROUP, consumer, {stream: "0"}, count=count)
+                pipe.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
+                claimed, pending, new = await pipe.execute()
+        except ResponseError as error:
+            if "NOGROUP" not in str(error):
+                raise
+            await self._redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+            return []
+        entries: dict[str, dict[str, str]] = {}
+        for entry_id, fields in claimed[1]:
+            if fields:  # an entry deleted meanwhile comes back empty
+                entries[entry_id] = fields
+        for reply in (pending, new):
+            for _, stream_entries in reply:
+                for entry_id, fields in stream_entries:
+                    if fields:
+                        entries[entry_id] = fields
+        return [
+            OutboxEntry(entry_id, fields.get("kind", ""), fields)
+            for entry_id, fields in sorted(entries.items(), key=lambda item: _order(item[0]))
+        ]
+
+    async def acknowledge(self, stream: str, entry_ids: Sequence[str]) -> None:
+        if entry_ids:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xack(stream, GROUP, *entry_ids)
+                pipe.xdel(stream, *entry_ids)
+                await pipe.execute()
+
+    async def length(self, stream: str) -> int:
+        return int(await self._redis.xlen(stream))
+
+
+# Turns a batch of one event's entries into Kafka records (and may store side results).
+Converter = Callable[[str, list[OutboxEntry]], Awaitable[list[Record]]]
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        outbox: OutboxStream,
+        sender: Sender,
+        stream_of: Callable[[str], str],
+        convert: Converter,
+        consumer: str,
+        batch: int,
+        claim_idle_ms: int,
+        on_published: Callable[[str, list[Record]], None] = lambda event_id, records: None,
+    ) -> None:
+        self._outbox = outbox
+        self._sender = sender
+        self._stream_of = stream_of
+        self._convert = convert
+        self._consumer = consumer
+        self._batch = batch
+        self._claim_idle_ms = claim_idle_ms
+        self._on_published = on_published
+
+    async def relay(self, event_id: str, max_batches: int = 50) -> int:
+        """Relays until the event's outbox is empty (or max_batches); raises if Kafka fails."""
+        stream = self._stream_of(event_id)
+        relayed = 0
+        for _ in range(max_batches):
+            entries = await self._outbox.read(
+                stream, self._consumer, self._batch, self._claim_idle_ms
+            )
+            if not entries:
+                break
+            records = await self._convert(event_id, entries)
+            await self._sender.publish(records)
+            await self._outbox.acknowledge(stream, [entry.entry_id for entry in entries])
+            self._on_published(event_id, records)
+            relayed += len(entries)
+            if len(entries) < self._batch:
+                break
+        return relayed
