@@ -8,7 +8,7 @@ export WAITROOM_ADMIN_TOKEN=${WAITROOM_ADMIN_TOKEN:-dev-admin-token}
 mkdir -p var/log var/run
 
 # name:port of every service the stack runs
-SERVICES=(waitroom:50051)
+SERVICES=(waitroom:50051 checkout:50052)
 
 running() { [[ -f var/run/$1.pid ]] && kill -0 "$(cat "var/run/$1.pid")" 2>/dev/null; }
 

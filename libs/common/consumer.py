@@ -8,24 +8,39 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
+from google.protobuf.json_format import ParseError
+from google.protobuf.message import Message
 from prometheus_client import CollectorRegistry, Counter
 
 from common import topics
 from common.kafka import Publisher, Record
-from common.messages import timestamp_ms, to_json
+from common.messages import from_json, timestamp_ms, to_json
 from waitroomapi.events.v1 import events_pb2
 
 logger = logging.getLogger(__name__)
 
 STARTUP_SECONDS = 30
+M = TypeVar("M", bound=Message)
 Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[None]]
 
 
 class PoisonMessageError(Exception):
     """The record can never be applied (unparseable, invalid): it goes to the DLQ at once."""
+
+
+def parse(value: bytes | None, message: M) -> M:
+    """Parses a record's protobuf JSON; anything unparseable or without a message_id is poison."""
+    try:
+        from_json(value or b"", message)
+    except (ParseError, UnicodeDecodeError, ValueError) as error:
+        raise PoisonMessageError(f"not a valid {type(message).__name__}: {error}") from error
+    if not getattr(message, "message_id", ""):
+        raise PoisonMessageError(f"{type(message).__name__} without a message_id")
+    return message
 
 
 class ConsumerMetrics:
@@ -77,11 +92,15 @@ class EventConsumer:
     async def run(self) -> None:
         while not self._stopping.is_set():
             batch = await self._consumer.getmany(timeout_ms=500, max_records=self._max_records)
-            for partition, records in batch.items():
+            # Settings first: a batch's EVENT_UPDATED is applied before what depends on it.
+            for partition, records in sorted(batch.items(), key=self._order):
                 await self._consume(partition, records)
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def _order(self, item: tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> int:
+        return 0 if item[0].topic == topics.EVENT_UPDATED else 1
 
     async def close(self) -> None:
         try:

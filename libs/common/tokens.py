@@ -119,7 +119,8 @@ class TokenVerifier:
         }
         self._leeway = leeway
 
-    def verify(self, token: str) -> CheckoutClaims:
+    def verify(self, token: str, allow_expired: bool = False) -> CheckoutClaims:
+        """The token's claims; allow_expired still checks the signature and every other claim."""
         try:
             kid = jwt.get_unverified_header(token).get("kid")
             key = self._keys.get(kid) if isinstance(kid, str) else None
@@ -132,7 +133,7 @@ class TokenVerifier:
                 audience=AUDIENCE,
                 issuer=ISSUER,
                 leeway=self._leeway,
-                options={"require": list(REQUIRED_CLAIMS)},
+                options={"require": list(REQUIRED_CLAIMS), "verify_exp": not allow_expired},
             )
         except jwt.PyJWTError as error:
             raise InvalidTokenError(str(error)) from error

@@ -49,6 +49,8 @@ class Settings(CommonSettings):
     # Public keys (PEM files) still accepted during a key rotation, published in the JWKS.
     waitroom_retired_key_files: list[Path] = Field(default_factory=list)
     waitroom_instance_id: str = ""
+    # Consumers of CHECKOUT_* and EVENT_SOLD_OUT; replicas of one deployment share the group.
+    waitroom_consumer_group: str = "waitroom"
 
     def admin_token(self) -> str:
         """The admin token; on loopback a development default, elsewhere required."""

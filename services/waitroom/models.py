@@ -59,6 +59,7 @@ class EventView:
     queue_length: int
     processing_count: int
     total_admitted: int
+    sold_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)

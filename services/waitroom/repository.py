@@ -16,6 +16,7 @@ from waitroom.models import (
 )
 
 EVENTS_KEY = "waitroom:events"
+SEEN_TTL_S = 7 * 24 * 3600  # how long a consumed message_id is remembered
 RATE_BUCKET_MS = 10_000
 RATE_BUCKETS = 6
 
@@ -72,6 +73,8 @@ class WaitroomRepository:
         self._create = _script(redis, "create_event")
         self._update = _script(redis, "update_event")
         self._store_tokens = _script(redis, "store_tokens")
+        self._finish = _script(redis, "finish")
+        self._sold_out = _script(redis, "sold_out")
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
@@ -104,7 +107,11 @@ class WaitroomRepository:
         if not raw:
             return None
         return EventView(
-            _config(event_id, raw), queued, processing, _int(raw.get("admitted_total"))
+            _config(event_id, raw),
+            queued,
+            processing,
+            _int(raw.get("admitted_total")),
+            raw.get("sold_out") == "1",
         )
 
     # --- sessions -----------------------------------------------------------------------
@@ -193,6 +200,24 @@ class WaitroomRepository:
         if tokens:
             keys = [key(event_id, f"session:{t}") for t in tokens]
             await self._store_tokens(keys=keys, args=list(tokens.values()))
+
+    # --- checkout outcomes ----------------------------------------------------------------
+
+    async def finish(
+        self, event_id: str, token: str, status: Status, message_id: str, now_ms: int
+    ) -> str:
+        """Applies a checkout outcome and frees the slot; 'duplicate' for a replayed message."""
+        keys = [
+            key(event_id, f"session:{token}"),
+            key(event_id, "processing"),
+            key(event_id, f"seen:{message_id}"),
+        ]
+        return str(await self._finish(keys=keys, args=[token, status.value, now_ms, SEEN_TTL_S]))
+
+    async def sold_out(self, event_id: str, now_ms: int, limit: int = 1000) -> int:
+        """Marks the event sold out and up to `limit` queued sessions; returns how many remain."""
+        keys = [key(event_id, "config"), key(event_id, "queue")]
+        return int(await self._sold_out(keys=keys, args=[now_ms, session_prefix(event_id), limit]))
 
 
 def _recent_admissions(buckets: dict[str, str], now_ms: int) -> tuple[int, int]:

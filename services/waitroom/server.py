@@ -10,12 +10,14 @@ import time
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from common.consumer import ConsumerMetrics, EventConsumer
 from common.grpc_server import Health, bind, create_server
 from common.http import HttpServer
 from common.kafka import Publisher, Record
 from common.outbox import OutboxRelay, OutboxStream
 from common.tokens import TokenSigner, load_or_create_private_key, load_private_key, load_public_key
 from waitroom.config import Settings
+from waitroom.consumer import TOPICS, WaitroomHandlers
 from waitroom.metrics import WaitroomMetrics
 from waitroom.processor import ProcessorConfig, QueueProcessor
 from waitroom.relay import WaitroomOutbox
@@ -91,6 +93,15 @@ class WaitroomServer:
             instance,
             now_ms,
         )
+        self.consumer = EventConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.waitroom_consumer_group,
+            topic_names=TOPICS,
+            handler=WaitroomHandlers(self.repository, now_ms),
+            dead_letters=self.publisher,
+            metrics=ConsumerMetrics(self.registry, "waitroom"),
+            retry_attempts=settings.queue_retry_attempts,
+        )
         self.health = Health(SERVICE_NAMES)
         self.grpc = create_server(self.health, SERVICE_NAMES, reuse_port=False)
         waitroom_pb2_grpc.add_WaitroomServiceServicer_to_server(
@@ -136,12 +147,13 @@ class WaitroomServer:
         await self._ready.wait()
 
     async def _connect_then_process(self) -> None:
-        """Ready (health SERVING) only once Redis and Kafka answer; then the processor runs."""
+        """Ready (health SERVING) only once Redis and Kafka answer; then consume and process."""
         delay = 0.5
         while True:
             try:
                 await self.repository.ping()
                 await self.publisher.start()
+                await self.consumer.start()
                 break
             except Exception as error:
                 logger.warning("waiting for Redis and Kafka: %r", error)
@@ -150,14 +162,17 @@ class WaitroomServer:
         await self.health.set_ready(True)
         self._ready.set()
         logger.info("connected to Redis and Kafka; ready")
+        work = [self.consumer.run()]
         if self.settings.queue_processor_enabled:
-            await self.processor.run()
+            work.append(self.processor.run())
+        await asyncio.gather(*work)
 
     async def stop(self) -> None:
         """SIGTERM: NOT_SERVING, drain gRPC, let the processor finish its cycle, flush, close."""
         await self.health.set_ready(False)
         await self.grpc.stop(self.settings.grpc_grace_seconds)
         self.processor.stop()
+        self.consumer.stop()
         if not self._ready.is_set():  # still waiting for Redis or Kafka: nothing to drain
             for task in self._tasks:
                 task.cancel()
@@ -170,6 +185,7 @@ class WaitroomServer:
         for task in done:
             if not task.cancelled() and task.exception():
                 logger.error("processor ended with %r", task.exception())
+        await self.consumer.close()
         await self.publisher.stop()
         await self.redis.aclose()
         await self.http.stop()

@@ -155,6 +155,7 @@ def _event(view: EventView) -> pb.Event:
         processing_count=view.processing_count,
         total_admitted=view.total_admitted,
         version=c.version,
+        sold_out=view.sold_out,
     )
 
 

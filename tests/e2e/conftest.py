@@ -123,8 +123,11 @@ class Replica:
 @pytest.fixture
 def replicas(tmp_path):
     started: list[Replica] = []
+    # Drill replicas use Redis databases of their own, and a consumer group of their own.
+    group = f"waitroom-e2e-{uuid.uuid4().hex[:8]}"
 
     def make(**env: str) -> Replica:
+        env.setdefault("WAITROOM_CONSUMER_GROUP", group)
         replica = Replica(tmp_path / f"replica-{len(started)}.log", **env)
         started.append(replica)
         return replica

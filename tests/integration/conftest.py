@@ -63,7 +63,11 @@ def settings(tmp_path, **overrides) -> Settings:
 async def start_server(tmp_path) -> AsyncIterator[Callable[..., asyncio.Future[WaitroomServer]]]:
     servers: list[WaitroomServer] = []
 
+    # One consumer group per test: the stack's waitroom (Redis db 0) never takes our messages.
+    group = f"waitroom-it-{uuid.uuid4().hex[:8]}"
+
     async def start(**overrides) -> WaitroomServer:
+        overrides.setdefault("waitroom_consumer_group", group)
         server = WaitroomServer(settings(tmp_path, **overrides), CollectorRegistry())
         await server.start()
         servers.append(server)

@@ -7,7 +7,7 @@
 local now = tonumber(ARGV[1])
 local prefix = ARGV[3]
 local cfg = redis.call('HMGET', KEYS[1], 'state', 'opens_at', 'max_concurrent', 'batch_size',
-  'checkout_ttl', 'last_cycle')
+  'checkout_ttl', 'last_cycle', 'sold_out')
 if not cfg[1] then return {0, 0, 0, 0, 0} end
 if cfg[6] == ARGV[2] then return {0, 0, redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3]), 1} end
 redis.call('HSET', KEYS[1], 'last_cycle', ARGV[2])
@@ -25,7 +25,7 @@ for _, token in ipairs(due) do
 end
 
 local processing = redis.call('ZCARD', KEYS[3])
-if cfg[1] ~= 'open' or now < tonumber(cfg[2]) then
+if cfg[1] ~= 'open' or now < tonumber(cfg[2]) or cfg[7] == '1' then
   return {0, reaped, redis.call('ZCARD', KEYS[2]), processing, 0}
 end
 

@@ -1,9 +1,10 @@
 -- Joins the queue, or returns the user's live session. One round trip, idempotent.
 -- KEYS: config, queue, user, outbox, new session
 -- ARGV: token, user_id, now_ms, session_ttl_s, lottery_score, session_key_prefix
-local cfg = redis.call('HMGET', KEYS[1], 'state', 'opens_at')
+local cfg = redis.call('HMGET', KEYS[1], 'state', 'opens_at', 'sold_out')
 if not cfg[1] then return {'not_found'} end
 if cfg[1] ~= 'open' then return {'state', cfg[1]} end
+if cfg[3] == '1' then return {'state', 'sold out'} end
 local opens_at = tonumber(cfg[2])
 local now = tonumber(ARGV[3])
 

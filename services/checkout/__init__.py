@@ -1,0 +1,1 @@
+"""The checkout service: holds, purchases and expiry of admitted people's tickets."""

@@ -1,0 +1,30 @@
+-- Completes the purchase of a held hold; a retry with the same payment reference returns the
+-- same order; a hold completes at most one purchase. Sells the last ticket -> EVENT_SOLD_OUT.
+-- KEYS: config, hold, holds, outbox
+-- ARGV: token, quantity, payment_reference, new_order_id, now_ms, session_id
+local h = redis.call('HMGET', KEYS[2], 'status', 'quantity', 'expires_at', 'order_id',
+  'payment_reference', 'purchased', 'user_id')
+if not h[1] then return {'no_hold'} end
+if h[1] == 'completed' then
+  if h[5] == ARGV[3] then return {'ok', h[4], h[6]} end
+  return {'used'}
+end
+if h[1] ~= 'held' then return {h[1]} end
+local now = tonumber(ARGV[5])
+if tonumber(h[3]) <= now then return {'expired'} end
+local quantity, held = tonumber(ARGV[2]), tonumber(h[2])
+if quantity > held then return {'too_many', held} end
+
+redis.call('HSET', KEYS[2], 'status', 'completed', 'order_id', ARGV[4], 'payment_reference',
+  ARGV[3], 'purchased', quantity, 'completed_at', now)
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'available', held - quantity)
+local sold = redis.call('HINCRBY', KEYS[1], 'sold', quantity)
+redis.call('XADD', KEYS[4], '*', 'kind', 'completed', 'session', ARGV[6], 'user', h[7],
+  'at', now, 'order_id', ARGV[4], 'quantity', quantity, 'payment_reference', ARGV[3])
+local cfg = redis.call('HMGET', KEYS[1], 'total', 'sold_out')
+if sold >= tonumber(cfg[1]) and cfg[2] ~= '1' then
+  redis.call('HSET', KEYS[1], 'sold_out', 1)
+  redis.call('XADD', KEYS[4], '*', 'kind', 'sold_out', 'at', now, 'tickets', cfg[1])
+end
+return {'ok', ARGV[4], quantity}

@@ -1,0 +1,17 @@
+-- Expires holds past their deadline and returns their tickets.
+-- KEYS: config, holds, outbox    ARGV: now_ms, hold_key_prefix, session_id_prefix, limit
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
+local expired = 0
+for _, token in ipairs(due) do
+  redis.call('ZREM', KEYS[2], token)
+  local key = ARGV[2] .. token
+  local h = redis.call('HMGET', key, 'status', 'quantity', 'user_id')
+  if h[1] == 'held' then
+    redis.call('HSET', key, 'status', 'expired', 'ended_at', ARGV[1])
+    redis.call('HINCRBY', KEYS[1], 'available', tonumber(h[2]))
+    redis.call('XADD', KEYS[3], '*', 'kind', 'expired', 'session', ARGV[3] .. token,
+      'user', h[3], 'at', ARGV[1], 'reason', 'timeout')
+    expired = expired + 1
+  end
+end
+return expired

@@ -1,0 +1,144 @@
+"""The only checkout module that talks to Redis: settings, inventory, holds and the outbox."""
+
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+
+from checkout.models import EventSettings, Hold, HoldStatus, Order
+from common.ids import make_session_id
+
+EVENTS_KEY = "checkout:events"
+SEEN_TTL_SECONDS = 7 * 24 * 3600
+
+
+def key(event_id: str, suffix: str) -> str:
+    """Every key of an event carries its id as a hash tag: one cluster slot per event."""
+    return f"checkout:{{{event_id}}}:{suffix}"
+
+
+def _script(redis: Redis, name: str) -> Any:
+    source = resources.files("checkout").joinpath(f"lua/{name}.lua").read_text()
+    return redis.register_script(source)
+
+
+class CheckoutRepository:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._configure = _script(redis, "configure")
+        self._hold = _script(redis, "hold")
+        self._purchase = _script(redis, "purchase")
+        self._cancel = _script(redis, "cancel")
+        self._sweep = _script(redis, "sweep")
+
+    async def ping(self) -> bool:
+        return bool(await self._redis.ping())
+
+    async def event_ids(self) -> list[str]:
+        return sorted(str(e) for e in await self._redis.smembers(EVENTS_KEY))
+
+    async def configure(self, settings: EventSettings, message_id: str) -> str:
+        await self._redis.sadd(EVENTS_KEY, settings.event_id)
+        e = settings.event_id
+        keys = [key(e, "config"), key(e, "outbox"), key(e, f"seen:{message_id}")]
+        args = [
+            settings.version,
+            settings.tickets,
+            settings.checkout_ttl_seconds,
+            settings.state,
+            SEEN_TTL_SECONDS,
+        ]
+        return str(await self._configure(keys=keys, args=args))
+
+    async def hold(
+        self,
+        event_id: str,
+        token: str,
+        user_id: str,
+        expires_at_ms: int,
+        per_hold: int,
+        now_ms: int,
+        message_id: str = "",
+    ) -> tuple[str, Hold | None]:
+        """('created'|'existing', hold), or ('duplicate'|'unknown_event', None)."""
+        keys = [
+            key(event_id, "config"),
+            key(event_id, f"hold:{token}"),
+            key(event_id, "holds"),
+            key(event_id, "outbox"),
+            key(event_id, f"seen:{message_id or '-'}"),
+        ]
+        args = [
+            token,
+            user_id,
+            expires_at_ms,
+            per_hold,
+            now_ms,
+            SEEN_TTL_SECONDS,
+            make_session_id(event_id, token),
+            "1" if message_id else "0",
+        ]
+        reply = await self._hold(keys=keys, args=args)
+        if reply[0] not in ("created", "existing"):
+            return str(reply[0]), None
+        _, status, quantity, expires, order_id = reply
+        hold = Hold(
+            make_session_id(event_id, token),
+            event_id,
+            HoldStatus(status),
+            int(quantity),
+            int(expires),
+            str(order_id),
+        )
+        return str(reply[0]), hold
+
+    async def purchase(
+        self,
+        event_id: str,
+        token: str,
+        quantity: int,
+        payment_reference: str,
+        order_id: str,
+        now_ms: int,
+    ) -> Order | str:
+        keys = [
+            key(event_id, "config"),
+            key(event_id, f"hold:{token}"),
+            key(event_id, "holds"),
+            key(event_id, "outbox"),
+        ]
+        args = [
+            token,
+            quantity,
+            payment_reference,
+            order_id,
+            now_ms,
+            make_session_id(event_id, token),
+        ]
+        reply = await self._purchase(keys=keys, args=args)
+        if reply[0] == "ok":
+            return Order(str(reply[1]), int(reply[2]))
+        return str(reply[0])
+
+    async def cancel(self, event_id: str, token: str, now_ms: int) -> str:
+        keys = [
+            key(event_id, "config"),
+            key(event_id, f"hold:{token}"),
+            key(event_id, "holds"),
+            key(event_id, "outbox"),
+        ]
+        return str(
+            await self._cancel(keys=keys, args=[token, now_ms, make_session_id(event_id, token)])
+        )
+
+    async def sweep(self, event_id: str, now_ms: int, limit: int = 500) -> int:
+        keys = [key(event_id, "config"), key(event_id, "holds"), key(event_id, "outbox")]
+        args = [now_ms, key(event_id, "hold:"), make_session_id(event_id, ""), limit]
+        return int(await self._sweep(keys=keys, args=args))
+
+    async def inventory(self, event_id: str) -> dict[str, int]:
+        raw = await self._redis.hgetall(key(event_id, "config"))
+        return {name: int(raw.get(name, 0)) for name in ("total", "available", "sold", "sold_out")}
+
+    async def holding(self, event_id: str) -> int:
+        return int(await self._redis.zcard(key(event_id, "holds")))

@@ -1,0 +1,76 @@
+"""Checkout's background work: expire holds past their deadline, relay the outbox to Kafka."""
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from common.retry import with_retries
+
+logger = logging.getLogger(__name__)
+
+
+class SweepStore(Protocol):
+    async def event_ids(self) -> list[str]: ...
+
+    async def sweep(self, event_id: str, now_ms: int, limit: int = 500) -> int: ...
+
+
+class Relay(Protocol):
+    async def relay(self, event_id: str, max_batches: int = 50) -> int: ...
+
+
+class CheckoutWorker:
+    def __init__(
+        self,
+        store: SweepStore,
+        relay: Relay,
+        interval: float,
+        attempts: int,
+        clock_ms: Callable[[], int],
+        on_error: Callable[[str], None],
+    ) -> None:
+        self._store = store
+        self._relay = relay
+        self._interval = interval
+        self._attempts = attempts
+        self._now = clock_ms
+        self._on_error = on_error
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            await self.sweep_and_relay()
+            pause = max(0.0, self._interval - (time.monotonic() - started))
+            try:
+                await asyncio.wait_for(self._stopping.wait(), pause)
+            except TimeoutError:
+                continue
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def sweep_and_relay(self) -> None:
+        try:
+            event_ids = await self._store.event_ids()
+        except Exception:
+            logger.exception("could not list events")
+            self._on_error("list")
+            return
+        for event_id in event_ids:
+            for step, work in (
+                ("sweep", lambda e=event_id: self._store.sweep(e, self._now())),
+                ("relay", functools.partial(self._relay.relay, event_id)),
+            ):
+                try:
+                    await with_retries(
+                        work, attempts=self._attempts, base_delay=0.2, what=f"{step} of {event_id}"
+                    )
+                except Exception:
+                    logger.exception(
+                        "%s failed for event %s; next interval retries", step, event_id
+                    )
+                    self._on_error(step)
