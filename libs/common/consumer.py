@@ -68,6 +68,7 @@ class EventConsumer:
         retry_attempts: int = 3,
         retry_delay: float = 0.2,
         max_records: int = 500,
+        offset_reset: str = "earliest",
     ) -> None:
         self._group_id = group_id
         self._handler = handler
@@ -82,7 +83,7 @@ class EventConsumer:
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            auto_offset_reset=offset_reset,
             max_poll_records=max_records,
         )
 
@@ -98,6 +99,11 @@ class EventConsumer:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    async def wait_assigned(self) -> None:
+        """Returns once the group gave this consumer its partitions (tests wait for it)."""
+        while not self._consumer.assignment():  # noqa: ASYNC110 (aiokafka offers no event)
+            await asyncio.sleep(0.05)
 
     def _order(self, item: tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> int:
         return 0 if item[0].topic == topics.EVENT_UPDATED else 1

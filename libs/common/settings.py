@@ -11,6 +11,8 @@ class CommonSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_send_timeout_seconds: float = 10.0
+    # Where a new consumer group starts: "earliest" misses nothing (tests use "latest").
+    kafka_offset_reset: str = "earliest"
     log_level: str = "INFO"
     log_format: str = "json"
     grpc_host: str = "127.0.0.1"

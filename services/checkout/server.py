@@ -61,6 +61,7 @@ class CheckoutServer:
             dead_letters=self.publisher,
             metrics=ConsumerMetrics(self.registry, "checkout"),
             retry_attempts=settings.checkout_retry_attempts,
+            offset_reset=settings.kafka_offset_reset,
         )
         relay = OutboxRelay(
             OutboxStream(self.redis),

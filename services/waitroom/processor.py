@@ -66,15 +66,19 @@ class QueueProcessor:
         self._relay_wanted = asyncio.Event()
         self.status = ProcessorStatus()
 
-    async def run(self) -> None:
-        """Admits every interval; relays independently, so a stalled Kafka never stalls the line."""
-        self.status.running, self.status.started_at = True, time.time()
-        logger.info("queue processor started (instance %s)", self._instance)
+    async def run(self, admit: bool = True) -> None:
+        """Relays the outbox every interval and, when `admit`, admits every interval too.
+
+        The two loops are independent, so a stalled Kafka never stalls the line, and a
+        replica that does not admit (QUEUE_PROCESSOR_ENABLED=false) still relays its joins.
+        """
+        self.status.running, self.status.started_at = admit, time.time()
+        logger.info("queue processor started (instance %s, admitting: %s)", self._instance, admit)
+        loops = [self._every_interval(self.relay_all, self._relay_wanted)]
+        if admit:
+            loops.append(self._every_interval(self.run_cycle))
         try:
-            await asyncio.gather(
-                self._every_interval(self.run_cycle),
-                self._every_interval(self.relay_all, self._relay_wanted),
-            )
+            await asyncio.gather(*loops)
         finally:
             self.status.running = False
             logger.info("queue processor stopped")

@@ -101,6 +101,7 @@ class WaitroomServer:
             dead_letters=self.publisher,
             metrics=ConsumerMetrics(self.registry, "waitroom"),
             retry_attempts=settings.queue_retry_attempts,
+            offset_reset=settings.kafka_offset_reset,
         )
         self.health = Health(SERVICE_NAMES)
         self.grpc = create_server(self.health, SERVICE_NAMES, reuse_port=False)
@@ -162,10 +163,9 @@ class WaitroomServer:
         await self.health.set_ready(True)
         self._ready.set()
         logger.info("connected to Redis and Kafka; ready")
-        work = [self.consumer.run()]
-        if self.settings.queue_processor_enabled:
-            work.append(self.processor.run())
-        await asyncio.gather(*work)
+        await asyncio.gather(
+            self.consumer.run(), self.processor.run(admit=self.settings.queue_processor_enabled)
+        )
 
     async def stop(self) -> None:
         """SIGTERM: NOT_SERVING, drain gRPC, let the processor finish its cycle, flush, close."""

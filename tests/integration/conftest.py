@@ -12,6 +12,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from checkout.config import Settings as CheckoutSettings
+from checkout.server import CheckoutServer
 from waitroom.config import Settings
 from waitroom.server import WaitroomServer
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
@@ -55,6 +57,7 @@ def settings(tmp_path, **overrides) -> Settings:
         "queue_process_interval": timedelta(milliseconds=50),
         "queue_outbox_claim_idle": timedelta(seconds=1),
         "grpc_grace_seconds": 0.5,
+        "kafka_offset_reset": "latest",
     }
     return Settings(**{**values, **overrides})
 
@@ -72,6 +75,7 @@ async def start_server(tmp_path) -> AsyncIterator[Callable[..., asyncio.Future[W
         await server.start()
         servers.append(server)
         await asyncio.wait_for(server.wait_ready(), 30)
+        await asyncio.wait_for(server.consumer.wait_assigned(), 30)
         return server
 
     yield start  # type: ignore[misc]
@@ -155,3 +159,41 @@ async def kafka_tail() -> AsyncIterator[Callable[..., asyncio.Future[KafkaTail]]
     yield open_tail  # type: ignore[misc]
     for tail in tails:
         await tail.stop()
+
+
+@pytest.fixture
+async def start_checkout() -> AsyncIterator[Callable[..., asyncio.Future[CheckoutServer]]]:
+    servers: list[CheckoutServer] = []
+    group = f"checkout-it-{uuid.uuid4().hex[:8]}"
+
+    async def start(waitroom: WaitroomServer, **overrides) -> CheckoutServer:
+        values = {
+            "redis_url": REDIS_URL,
+            "kafka_bootstrap_servers": KAFKA,
+            "kafka_offset_reset": "latest",
+            "checkout_grpc_port": 0,
+            "checkout_metrics_port": 0,
+            "checkout_jwks_url": f"http://127.0.0.1:{waitroom.http.port}/.well-known/jwks.json",
+            "checkout_sweep_interval_seconds": 0.1,
+            "checkout_consumer_group": group,
+            "grpc_grace_seconds": 0.5,
+        }
+        server = CheckoutServer(CheckoutSettings(**{**values, **overrides}), CollectorRegistry())
+        await server.start()
+        servers.append(server)
+        await asyncio.wait_for(server.wait_ready(), 30)
+        await asyncio.wait_for(server.consumer.wait_assigned(), 30)
+        return server
+
+    yield start  # type: ignore[misc]
+    for server in servers:
+        await server.stop()
+
+
+@pytest.fixture
+async def checkout_keys(redis: Redis, event_id: str) -> AsyncIterator[None]:
+    yield
+    keys = [k async for k in redis.scan_iter(match=f"checkout:{{{event_id}}}:*", count=1000)]
+    if keys:
+        await redis.delete(*keys)
+    await redis.srem("checkout:events", event_id)
