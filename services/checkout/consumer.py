@@ -44,7 +44,7 @@ class CheckoutHandlers:
             state=message.state,
             version=message.version,
         )
-        await self._store.configure(settings, message.message_id)
+        await self._store.configure(settings, message.message_id, self._per_hold, self._now())
 
     async def _queue_ready(self, value: bytes) -> None:
         message = parse(value, events_pb2.QueueReady())

@@ -18,7 +18,8 @@ def key(event_id: str, suffix: str) -> str:
 
 
 def _script(redis: Redis, name: str) -> Any:
-    source = resources.files("checkout").joinpath(f"lua/{name}.lua").read_text()
+    lua = resources.files("checkout").joinpath("lua")
+    source = lua.joinpath("lib.lua").read_text() + lua.joinpath(f"{name}.lua").read_text()
     return redis.register_script(source)
 
 
@@ -37,16 +38,21 @@ class CheckoutRepository:
     async def event_ids(self) -> list[str]:
         return sorted(str(e) for e in await self._redis.smembers(EVENTS_KEY))
 
-    async def configure(self, settings: EventSettings, message_id: str) -> str:
-        await self._redis.sadd(EVENTS_KEY, settings.event_id)
+    async def configure(
+        self, settings: EventSettings, message_id: str, per_hold: int, now_ms: int
+    ) -> str:
         e = settings.event_id
-        keys = [key(e, "config"), key(e, "outbox"), key(e, f"seen:{message_id}")]
+        await self._redis.sadd(EVENTS_KEY, e)
+        keys = [key(e, "config"), key(e, "outbox"), key(e, f"seen:{message_id}"), key(e, "waiting")]
         args = [
             settings.version,
             settings.tickets,
             settings.checkout_ttl_seconds,
             settings.state,
             SEEN_TTL_SECONDS,
+            per_hold,
+            key(e, "hold:"),
+            now_ms,
         ]
         return str(await self._configure(keys=keys, args=args))
 
@@ -61,12 +67,11 @@ class CheckoutRepository:
         message_id: str = "",
     ) -> tuple[str, Hold | None]:
         """('created'|'existing', hold), or ('duplicate'|'unknown_event', None)."""
+        session_id = make_session_id(event_id, token)
         keys = [
-            key(event_id, "config"),
-            key(event_id, f"hold:{token}"),
-            key(event_id, "holds"),
-            key(event_id, "outbox"),
+            *_hold_keys(event_id, token)[:4],
             key(event_id, f"seen:{message_id or '-'}"),
+            key(event_id, "waiting"),
         ]
         args = [
             token,
@@ -75,7 +80,7 @@ class CheckoutRepository:
             per_hold,
             now_ms,
             SEEN_TTL_SECONDS,
-            make_session_id(event_id, token),
+            session_id,
             "1" if message_id else "0",
         ]
         reply = await self._hold(keys=keys, args=args)
@@ -83,12 +88,7 @@ class CheckoutRepository:
             return str(reply[0]), None
         _, status, quantity, expires, order_id = reply
         hold = Hold(
-            make_session_id(event_id, token),
-            event_id,
-            HoldStatus(status),
-            int(quantity),
-            int(expires),
-            str(order_id),
+            session_id, event_id, HoldStatus(status), int(quantity), int(expires), str(order_id)
         )
         return str(reply[0]), hold
 
@@ -101,12 +101,6 @@ class CheckoutRepository:
         order_id: str,
         now_ms: int,
     ) -> Order | str:
-        keys = [
-            key(event_id, "config"),
-            key(event_id, f"hold:{token}"),
-            key(event_id, "holds"),
-            key(event_id, "outbox"),
-        ]
         args = [
             token,
             quantity,
@@ -114,25 +108,20 @@ class CheckoutRepository:
             order_id,
             now_ms,
             make_session_id(event_id, token),
+            key(event_id, "hold:"),
+            make_session_id(event_id, ""),
         ]
-        reply = await self._purchase(keys=keys, args=args)
+        reply = await self._purchase(keys=_hold_keys(event_id, token), args=args)
         if reply[0] == "ok":
             return Order(str(reply[1]), int(reply[2]))
         return str(reply[0])
 
     async def cancel(self, event_id: str, token: str, now_ms: int) -> str:
-        keys = [
-            key(event_id, "config"),
-            key(event_id, f"hold:{token}"),
-            key(event_id, "holds"),
-            key(event_id, "outbox"),
-        ]
-        return str(
-            await self._cancel(keys=keys, args=[token, now_ms, make_session_id(event_id, token)])
-        )
+        args = [token, now_ms, make_session_id(event_id, token), key(event_id, "hold:")]
+        return str(await self._cancel(keys=_hold_keys(event_id, token), args=args))
 
     async def sweep(self, event_id: str, now_ms: int, limit: int = 500) -> int:
-        keys = [key(event_id, "config"), key(event_id, "holds"), key(event_id, "outbox")]
+        keys = [key(event_id, s) for s in ("config", "holds", "outbox", "waiting")]
         args = [now_ms, key(event_id, "hold:"), make_session_id(event_id, ""), limit]
         return int(await self._sweep(keys=keys, args=args))
 
@@ -142,3 +131,14 @@ class CheckoutRepository:
 
     async def holding(self, event_id: str) -> int:
         return int(await self._redis.zcard(key(event_id, "holds")))
+
+
+def _hold_keys(event_id: str, token: str) -> list[str]:
+    """config, hold, holds (by deadline), outbox, waiting (holds with no ticket yet)."""
+    return [
+        key(event_id, "config"),
+        key(event_id, f"hold:{token}"),
+        key(event_id, "holds"),
+        key(event_id, "outbox"),
+        key(event_id, "waiting"),
+    ]

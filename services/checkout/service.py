@@ -75,6 +75,11 @@ class CheckoutService:
             return outcome
         if outcome == "used":
             raise PermissionDeniedError("this checkout token has already completed a purchase")
+        if outcome == "too_many" and hold.quantity == 0:
+            raise FailedPreconditionError(
+                "no ticket is free for this hold yet: every ticket is held by others; tickets "
+                "that come back are given to waiting holds in order until the hold expires"
+            )
         if outcome == "too_many":
             raise ValueError(f"quantity must be at most the {hold.quantity} tickets held")
         raise FailedPreconditionError(f"the hold is {outcome.replace('_', ' ')}; nothing was sold")

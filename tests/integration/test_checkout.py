@@ -395,7 +395,8 @@ async def test_concurrent_purchases_never_sell_a_ticket_twice(
     wins = [r for r in results if isinstance(r, tuple)]
     losses = {r for r in results if not isinstance(r, tuple)}
     assert losses <= {grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.FAILED_PRECONDITION}
-    assert len({token for token, _, _ in wins}) == len(wins) == 3
+    # one purchase per token at most; holds that waited get the tickets others did not buy
+    assert len({token for token, _, _ in wins}) == len(wins) >= 3
     sold = [quantity for _, _, quantity in wins]
     stock = await inventory(redis, event_id)
     assert stock["sold"] == sum(sold) <= 10

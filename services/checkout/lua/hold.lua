@@ -1,10 +1,12 @@
 -- Creates the hold of an admitted person, setting tickets aside; an existing hold is kept.
+-- With every ticket held by others, the hold starts with none and waits for tickets that
+-- come back (cancelled, expired, or bought in smaller numbers).
 -- Called for QUEUE_READY (with a seen key, so a replay changes nothing) and for a valid
 -- token presented before its QUEUE_READY arrived.
--- KEYS: config, hold, holds, outbox, seen
+-- KEYS: config, hold, holds, outbox, seen, waiting
 -- ARGV: token, user_id, expires_at_ms, per_hold, now_ms, seen_ttl_s, session_id, check_seen
 if ARGV[8] == '1' and redis.call('EXISTS', KEYS[5]) == 1 then return {'duplicate'} end
-local cfg = redis.call('HMGET', KEYS[1], 'total', 'available')
+local cfg = redis.call('HMGET', KEYS[1], 'total', 'available', 'sold_out')
 if not cfg[1] then return {'unknown_event'} end
 if ARGV[8] == '1' then redis.call('SET', KEYS[5], 1, 'EX', ARGV[6]) end
 local existing = redis.call('HMGET', KEYS[2], 'status', 'quantity', 'expires_at', 'order_id')
@@ -15,15 +17,19 @@ local quantity = math.min(tonumber(ARGV[4]), tonumber(cfg[2]))
 local status, reason = 'held', ''
 if expires <= now then
   status, reason, quantity = 'expired', 'timeout', 0
-elseif quantity <= 0 then
+elseif cfg[3] == '1' then
   status, reason, quantity = 'sold_out', 'sold_out', 0
 end
 redis.call('HSET', KEYS[2], 'status', status, 'user_id', ARGV[2], 'quantity', quantity,
   'expires_at', expires, 'created_at', now)
 redis.call('EXPIRE', KEYS[2], math.floor(math.max(expires - now, 0) / 1000) + 86400)
 if status == 'held' then
-  redis.call('HINCRBY', KEYS[1], 'available', -quantity)
   redis.call('ZADD', KEYS[3], expires, ARGV[1])
+  if quantity > 0 then
+    redis.call('HINCRBY', KEYS[1], 'available', -quantity)
+  else
+    redis.call('ZADD', KEYS[6], now, ARGV[1])  -- waits for tickets that come back
+  end
 else
   -- nothing to hold: tell the waitroom at once so the slot is freed
   redis.call('XADD', KEYS[4], '*', 'kind', 'expired', 'session', ARGV[7], 'user', ARGV[2],

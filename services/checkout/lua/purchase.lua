@@ -1,7 +1,8 @@
 -- Completes the purchase of a held hold; a retry with the same payment reference returns the
 -- same order; a hold completes at most one purchase. Sells the last ticket -> EVENT_SOLD_OUT.
--- KEYS: config, hold, holds, outbox
--- ARGV: token, quantity, payment_reference, new_order_id, now_ms, session_id
+-- KEYS: config, hold, holds, outbox, waiting
+-- ARGV: token, quantity, payment_reference, new_order_id, now_ms, session_id, hold_prefix,
+--       session_prefix
 local h = redis.call('HMGET', KEYS[2], 'status', 'quantity', 'expires_at', 'order_id',
   'payment_reference', 'purchased', 'user_id')
 if not h[1] then return {'no_hold'} end
@@ -13,7 +14,7 @@ if h[1] ~= 'held' then return {h[1]} end
 local now = tonumber(ARGV[5])
 if tonumber(h[3]) <= now then return {'expired'} end
 local quantity, held = tonumber(ARGV[2]), tonumber(h[2])
-if quantity > held then return {'too_many', held} end
+if quantity > held then return {'too_many', held} end  -- a hold of 0 is still waiting
 
 redis.call('HSET', KEYS[2], 'status', 'completed', 'order_id', ARGV[4], 'payment_reference',
   ARGV[3], 'purchased', quantity, 'completed_at', now)
@@ -26,5 +27,8 @@ local cfg = redis.call('HMGET', KEYS[1], 'total', 'sold_out')
 if sold >= tonumber(cfg[1]) and cfg[2] ~= '1' then
   redis.call('HSET', KEYS[1], 'sold_out', 1)
   redis.call('XADD', KEYS[4], '*', 'kind', 'sold_out', 'at', now, 'tickets', cfg[1])
+  close_waiting(KEYS[5], KEYS[3], KEYS[4], ARGV[7], ARGV[8], now)
+else
+  refill(KEYS[1], KEYS[5], ARGV[7], now)
 end
 return {'ok', ARGV[4], quantity}

@@ -1,9 +1,10 @@
 -- Expires holds past their deadline and returns their tickets.
--- KEYS: config, holds, outbox    ARGV: now_ms, hold_key_prefix, session_id_prefix, limit
+-- KEYS: config, holds, outbox, waiting    ARGV: now_ms, hold_key_prefix, session_id_prefix, limit
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
 local expired = 0
 for _, token in ipairs(due) do
   redis.call('ZREM', KEYS[2], token)
+  redis.call('ZREM', KEYS[4], token)
   local key = ARGV[2] .. token
   local h = redis.call('HMGET', key, 'status', 'quantity', 'user_id')
   if h[1] == 'held' then
@@ -14,4 +15,5 @@ for _, token in ipairs(due) do
     expired = expired + 1
   end
 end
+if expired > 0 then refill(KEYS[1], KEYS[4], ARGV[2], tonumber(ARGV[1])) end
 return expired
