@@ -1,39 +1,58 @@
 #!/usr/bin/env bash
-# Redis on 127.0.0.1:6379 from Debian's redis-server package.  Usage: redis.sh up|down|status
+# Redis on 127.0.0.1:6379 from Debian's redis-server package, state in .cache/dev/redis/.
+# Usage: redis.sh up|down|status
+#   up      install redis-server if missing, start one unless something already answers PING,
+#           return once it answers (REDIS_START_TIMEOUT seconds at most, default 15)
+#   down    stop the Redis that `up` started (pid file); a Redis started elsewhere is left alone
+#   status  exit 0 when 127.0.0.1:$REDIS_PORT answers PING
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-state=$root/.cache/dev/redis
+tag=redis
+# shellcheck source=infra/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 port=${REDIS_PORT:-6379}
-log() { echo "[redis] $*"; }
-sudo_if_needed() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+state=$root/.cache/dev/redis
+pidfile=$state/redis.pid
+
+answering() { [[ $(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null) == PONG ]]; }
+ours() { pid_alive "$pidfile" redis-server; }
+who() { if ours; then echo "pid $(<"$pidfile"), started by dev-up"; else echo "not started by dev-up"; fi; }
 
 install() {
-  command -v redis-server >/dev/null && return
-  log "installing redis-server from Debian's packages"
-  sudo_if_needed apt-get update -qq
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+    apt_install redis-server
+  fi
 }
-
-answering() { redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; }
 
 up() {
   install
-  if answering; then log "already answering on 127.0.0.1:$port"; return; fi
+  if answering; then log "reusing the Redis answering on 127.0.0.1:$port ($(who))"; return; fi
   mkdir -p "$state"
+  log "starting redis-server on 127.0.0.1:$port (log $state/redis.log)"
   redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --dir "$state" \
-    --pidfile "$state/redis.pid" --logfile "$state/redis.log" --save "" --appendonly no
-  for _ in $(seq 1 50); do answering && { log "ready on 127.0.0.1:$port"; return; }; sleep 0.1; done
-  log "not answering after 5 s:"; tail -20 "$state/redis.log"; exit 1
+    --pidfile "$pidfile" --logfile "$state/redis.log" --save "" --appendonly no
+  local timeout=${REDIS_START_TIMEOUT:-15}
+  local deadline=$((SECONDS + timeout))
+  while ((SECONDS < deadline)); do
+    if answering; then log "ready on 127.0.0.1:$port ($(who))"; return; fi
+    sleep 0.1
+  done
+  log "no answer to PING on 127.0.0.1:$port after $timeout s; last lines of $state/redis.log:" >&2
+  tail -n 20 "$state/redis.log" >&2 || true
+  exit 1
 }
 
 down() {
-  if [[ -f $state/redis.pid ]] && kill -0 "$(cat "$state/redis.pid")" 2>/dev/null; then
-    redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || kill "$(cat "$state/redis.pid")"
-    log "stopped"
-  fi
-  rm -f "$state/redis.pid"
+  stop_pid "$pidfile" redis-server 10
+  if answering; then log "a Redis not started by dev-up still answers on 127.0.0.1:$port; left alone"; fi
 }
 
-status() { if answering; then log "answering on 127.0.0.1:$port"; else log "not running"; return 1; fi; }
+status() {
+  command -v redis-cli >/dev/null || { log "not installed"; return 1; }
+  if answering; then log "answering on 127.0.0.1:$port ($(who))"; else log "not answering on 127.0.0.1:$port"; return 1; fi
+}
 
-"${1:?usage: redis.sh up|down|status}"
+case ${1:-} in
+  up | down | status) "$1" ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

@@ -10,7 +10,10 @@ mkdir -p var/log var/run
 # name:port of every service the stack runs
 SERVICES=(waitroom:50051 checkout:50052)
 
-running() { [[ -f var/run/$1.pid ]] && kill -0 "$(cat "var/run/$1.pid")" 2>/dev/null; }
+# alive, and not a zombie waiting to be reaped
+running() {
+  [[ -f var/run/$1.pid ]] && [[ "$(ps -o stat= -p "$(cat "var/run/$1.pid")" 2>/dev/null)" =~ ^[^Z] ]]
+}
 
 healthy() {
   "$GRPCURL" -plaintext -max-time 2 -d '{"service":""}' "127.0.0.1:$1" grpc.health.v1.Health/Check \
