@@ -13,7 +13,7 @@
 #   produce  Kafka's console producer; each stdin line is `KEY | VALUE`; extra args are passed on
 set -euo pipefail
 tag=kafka
-# shellcheck source=infra/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 port=${KAFKA_PORT:-9092}

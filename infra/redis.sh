@@ -7,7 +7,7 @@
 #   status  exit 0 when 127.0.0.1:$REDIS_PORT answers PING
 set -euo pipefail
 tag=redis
-# shellcheck source=infra/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 port=${REDIS_PORT:-6379}

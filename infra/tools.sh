@@ -1,17 +1,45 @@
 #!/usr/bin/env bash
-# Installs the command-line tools users poke the system with into .cache/bin.
+# Command-line tools for poking the system, built into .cache/bin; prints the tool's path.
+# Usage: tools.sh grpcurl
+#   grpcurl  go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION (default
+#            v1.9.4, the latest 1.9.x on the Go module proxy), unless that version is already there
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-bin=$root/.cache/bin
-GRPCURL_VERSION=v1.9.3
+tag=tools
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-grpcurl() {
-  if [[ ! -x $bin/grpcurl ]]; then
-    echo "[tools] building grpcurl $GRPCURL_VERSION with go install"
-    mkdir -p "$bin"
-    GOBIN=$bin GOFLAGS=-mod=mod go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
+bin=$root/.cache/bin
+GRPCURL_VERSION=${GRPCURL_VERSION:-v1.9.4}
+
+go_cmd() {
+  if command -v go >/dev/null; then
+    command -v go
+  elif [[ -x /usr/local/go/bin/go ]]; then
+    echo /usr/local/go/bin/go
+  else
+    die "go not found (looked on PATH and in /usr/local/go/bin); it is needed to build grpcurl"
   fi
-  echo "$bin/grpcurl"
 }
 
-"${1:?usage: tools.sh grpcurl}"
+# The module version a Go binary was built from, or nothing.
+built_version() {
+  [[ -x $2 ]] || return 0
+  "$1" version -m "$2" 2>/dev/null | awk '$1 == "mod" { print $3; exit }'
+}
+
+grpcurl() {
+  local go target=$bin/grpcurl
+  go=$(go_cmd)
+  if [[ $(built_version "$go" "$target") != "$GRPCURL_VERSION" ]]; then
+    log "building grpcurl $GRPCURL_VERSION with go install into $bin" >&2
+    mkdir -p "$bin"
+    GOBIN=$bin GOFLAGS='' CGO_ENABLED=0 "$go" install \
+      "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION" >&2
+  fi
+  echo "$target"
+}
+
+case ${1:-} in
+  grpcurl) "$1" ;;
+  *) echo "usage: $0 grpcurl" >&2; exit 2 ;;
+esac

@@ -1,18 +1,23 @@
-# Redis, Kafka and the command-line tools on loopback; included by the Makefile.
+# Redis, Kafka and the command-line tools on loopback. Included by the root Makefile; also works
+# alone: make -f mk/infra.mk dev-up. Paths are relative to this file, not to the working directory.
+INFRA_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))../infra)
+
 .PHONY: dev-up dev-down dev-status tools kafka-console-consumer
 
 dev-up: ## Redis and Kafka (KRaft) on loopback, topics created; reuses running servers
-	infra/redis.sh up
-	infra/kafka.sh up && infra/kafka.sh topics
+	$(INFRA_DIR)/redis.sh up
+	$(INFRA_DIR)/kafka.sh up
+	$(INFRA_DIR)/kafka.sh topics
 
 dev-down: ## stop the Redis and Kafka that dev-up started
-	infra/kafka.sh down; infra/redis.sh down
+	$(INFRA_DIR)/kafka.sh down; $(INFRA_DIR)/redis.sh down
 
-dev-status: ## are Redis and Kafka answering?
-	infra/redis.sh status; infra/kafka.sh status
+dev-status: ## are Redis and Kafka answering? (fails if either is not)
+	@rc=0; $(INFRA_DIR)/redis.sh status || rc=1; $(INFRA_DIR)/kafka.sh status || rc=1; exit $$rc
 
 tools: ## grpcurl, built with go install into .cache/bin
-	@infra/tools.sh grpcurl >/dev/null
+	@$(INFRA_DIR)/tools.sh grpcurl
 
-kafka-console-consumer: ## print a topic's messages: make kafka-console-consumer TOPIC=QUEUE_READY
-	infra/kafka.sh consume $(or $(TOPIC),QUEUE_READY)
+kafka-console-consumer: ## print a topic's messages until Ctrl-C: make kafka-console-consumer TOPIC=QUEUE_READY
+	$(if $(TOPIC),,$(error set TOPIC, e.g. make kafka-console-consumer TOPIC=QUEUE_READY))
+	$(INFRA_DIR)/kafka.sh consume $(TOPIC)
