@@ -16,7 +16,7 @@ STATUS = "waitroom.v1.WaitroomService/GetQueueStatus"
 CREATE = "waitroom.v1.AdminService/CreateEvent"
 GET = "checkout.v1.CheckoutService/GetCheckout"
 BUY = "checkout.v1.CheckoutService/CompletePurchase"
-DOWN = "Unavailable|connection refused"
+DOWN = "Unavailable|Failed to dial"  # refused, or timed out while the process is gone
 
 
 def admitted(session_id: str, within: float = 60) -> dict:
