@@ -402,3 +402,42 @@ async def test_concurrent_purchases_never_sell_a_ticket_twice(
     assert stock["sold"] == sum(sold) <= 10
     assert stock["available"] >= 0
     await checkout_channel.close()
+
+
+async def test_a_replayed_or_older_event_updated_changes_nothing(
+    start_server, start_checkout, event_id, redis
+):
+    await start_checkout(await start_server(queue_processor_enabled=False))
+
+    def settings(version, tickets, message_id):
+        return events_pb2.EventUpdated(
+            message_id=message_id,
+            event_id=event_id,
+            version=version,
+            tickets=tickets,
+            max_concurrent=10,
+            batch_size=5,
+            checkout_ttl_seconds=60,
+            state="open",
+        )
+
+    await publish_twice(topics.EVENT_UPDATED, event_id, settings(5, 50, "v5"))
+    assert await until(lambda: _configured(redis, event_id))
+    publisher = Publisher(KAFKA, 10, "test")
+    try:
+        from common.messages import to_json
+
+        await publisher.publish(
+            [
+                Record(topics.EVENT_UPDATED, event_id, to_json(settings(4, 99, "v4"))),
+                Record(topics.EVENT_UPDATED, event_id, to_json(settings(6, 40, "v6"))),
+            ]
+        )
+    finally:
+        await publisher.stop()
+
+    async def at_version_6():
+        return await redis.hget(f"checkout:{{{event_id}}}:config", "version") == "6"
+
+    assert await until(at_version_6)
+    assert await inventory(redis, event_id) == {"total": 40, "available": 40, "sold": 0}
