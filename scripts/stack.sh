@@ -8,7 +8,7 @@ export WAITROOM_ADMIN_TOKEN=${WAITROOM_ADMIN_TOKEN:-dev-admin-token}
 mkdir -p var/log var/run
 
 # name:port of every service the stack runs
-SERVICES=(waitroom:50051 checkout:50052)
+SERVICES=(waitroom:50051 checkout:50052 stats:50053)
 
 # alive, and not a zombie waiting to be reaped
 running() {

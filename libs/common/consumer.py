@@ -43,6 +43,25 @@ def parse(value: bytes | None, message: M) -> M:
     return message
 
 
+def dead_letter(
+    record: ConsumerRecord[bytes, bytes], error: BaseException | None, group_id: str
+) -> Record:
+    """The `<topic>.DLQ` record for a message that could not be applied, with why."""
+    key = (record.key or b"").decode(errors="replace")
+    letter = events_pb2.DeadLetter(
+        message_id=f"{record.topic}/{record.partition}/{record.offset}",
+        timestamp=timestamp_ms(int(time.time() * 1000)),
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=key,
+        value=(record.value or b"").decode(errors="replace"),
+        error=repr(error),
+        consumer_group=group_id,
+    )
+    return Record(topics.dead_letter(record.topic), key, to_json(letter))
+
+
 class ConsumerMetrics:
     def __init__(self, registry: CollectorRegistry, service: str) -> None:
         labels = ["topic"]
@@ -153,21 +172,7 @@ class EventConsumer:
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], error: Exception | None
     ) -> None:
-        key = (record.key or b"").decode(errors="replace")
-        letter = events_pb2.DeadLetter(
-            message_id=f"{record.topic}/{record.partition}/{record.offset}",
-            timestamp=timestamp_ms(int(time.time() * 1000)),
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=key,
-            value=(record.value or b"").decode(errors="replace"),
-            error=repr(error),
-            consumer_group=self._group_id,
-        )
-        await self._dead_letters.publish(
-            [Record(topics.dead_letter(record.topic), key, to_json(letter))]
-        )
+        await self._dead_letters.publish([dead_letter(record, error, self._group_id)])
         self._metrics.dead.labels(record.topic).inc()
         logger.warning(
             "dead-lettered %s[%s]@%s: %r", record.topic, record.partition, record.offset, error

@@ -1,0 +1,181 @@
+"""A Kafka consumer that hands each record to a TaskPool.
+
+Backpressure: while the pool's buffer is full, the assigned partitions are paused, so
+nothing more is fetched and nothing is dropped. Offsets are committed per partition only
+up to the first record whose task has not finished, so a crash or shutdown loses nothing.
+"""
+
+import asyncio
+import functools
+import logging
+from collections import deque
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from common import topics
+from common.consumer import ConsumerMetrics, Handler, PoisonMessageError, dead_letter
+from common.kafka import Publisher
+from common.taskpool import Task, TaskPool
+
+logger = logging.getLogger(__name__)
+
+
+class OffsetTracker:
+    """The offsets handed out per partition, in order; what is safe to commit."""
+
+    def __init__(self) -> None:
+        self._pending: dict[TopicPartition, deque[list[int]]] = {}
+
+    def add(self, partition: TopicPartition, offset: int) -> list[int]:
+        entry = [offset, 0]  # [offset, finished]
+        self._pending.setdefault(partition, deque()).append(entry)
+        return entry
+
+    def committable(self) -> dict[TopicPartition, int]:
+        offsets = {}
+        for partition, entries in self._pending.items():
+            last = None
+            while entries and entries[0][1]:
+                last = entries.popleft()[0]
+            if last is not None:
+                offsets[partition] = last + 1
+        return offsets
+
+    def forget(self, partitions: Sequence[TopicPartition]) -> None:
+        for partition in partitions:
+            self._pending.pop(partition, None)
+
+
+class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        group_id: str,
+        topic_names: Sequence[str],
+        handler: Handler,
+        dead_letters: Publisher,
+        metrics: ConsumerMetrics,
+        workers: int = 3,
+        capacity: int = 100,
+        retry_delays: Sequence[float] = (1.0, 2.0, 3.0),
+        offset_reset: str = "earliest",
+    ) -> None:
+        self._group_id = group_id
+        self._topics = tuple(topic_names)
+        self._handler = handler
+        self.pool = TaskPool(workers, capacity, retry_delays, dead_letter=self.dead_letter)
+        self._dead_letters = dead_letters
+        self._metrics = metrics
+        self._tracker = OffsetTracker()
+        self._stopping = asyncio.Event()
+        self.paused = 0
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset=offset_reset,
+        )
+
+    async def start(self) -> None:
+        await asyncio.wait_for(self._consumer.start(), 30)
+        self._consumer.subscribe(self._topics, listener=self)
+        self.pool.start()
+
+    async def wait_assigned(self) -> None:
+        while not self._consumer.assignment():  # noqa: ASYNC110 (aiokafka offers no event)
+            await asyncio.sleep(0.05)
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            await self._wait_for_room()
+            room = self.pool.state().capacity - self.pool.state().queue_size
+            batch = await self._consumer.getmany(timeout_ms=300, max_records=max(room, 1))
+            for partition, records in sorted(batch.items(), key=_settings_first):
+                for record in records:
+                    await self._submit(partition, record)
+            await self._commit()
+
+    async def stop(self, grace: float) -> None:
+        """Stops fetching, lets the pool finish within `grace`, commits only finished work."""
+        self._stopping.set()
+        handed_back = await self.pool.stop(grace)
+        if handed_back:
+            logger.info(
+                "%s unstarted tasks handed back: redelivered after restart", len(handed_back)
+            )
+        await self._commit()
+        try:
+            await asyncio.wait_for(self._consumer.stop(), 10)
+        except (TimeoutError, KafkaError) as error:
+            logger.warning("consumer %s did not stop cleanly: %r", self._group_id, error)
+
+    async def _wait_for_room(self) -> None:
+        if not self.pool.full():
+            return
+        paused = self._consumer.assignment()
+        self._consumer.pause(*paused)
+        self.paused = len(paused)
+        while self.pool.full() and not self._stopping.is_set():
+            await self._commit()
+            await asyncio.sleep(0.05)
+        self._consumer.resume(*paused)
+        self.paused = 0
+
+    async def _submit(
+        self, partition: TopicPartition, record: ConsumerRecord[bytes, bytes]
+    ) -> None:
+        entry = self._tracker.add(partition, record.offset)
+
+        def finished(applied: bool) -> None:
+            entry[1] = 1
+
+        await self.pool.submit(
+            Task(
+                name=f"{record.topic}[{record.partition}]@{record.offset}",
+                run=functools.partial(self._apply, record),
+                done=finished,
+                item=record,
+            )
+        )
+
+    async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            await self._handler(record)
+        except PoisonMessageError as poison:  # never retried: straight to the DLQ
+            await self.dead_letter(Task(name="poison", run=_nothing, item=record), poison)
+            return
+        self._metrics.applied.labels(record.topic).inc()
+
+    async def dead_letter(self, task: Task, error: BaseException) -> None:
+        record = task.item
+        assert isinstance(record, ConsumerRecord)
+        await self._dead_letters.publish([dead_letter(record, error, self._group_id)])
+        self._metrics.dead.labels(record.topic).inc()
+        logger.warning("dead-lettered %s: %r", task.name, error)
+
+    async def _commit(self) -> None:
+        offsets = self._tracker.committable()
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as error:
+            logger.warning("commit failed (rebalance?); the next owner re-applies: %r", error)
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        await self._commit()
+        self._tracker.forget(revoked)
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        self._tracker.forget(assigned)
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _settings_first(item: tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> int:
+    return 0 if item[0].topic == topics.EVENT_UPDATED else 1

@@ -1,0 +1,1 @@
+"""The stats service: live figures of each sale, computed from the event stream."""

@@ -1,0 +1,87 @@
+"""Stats' Kafka handler: every topic's message reduced to a Change and applied idempotently."""
+
+from dataclasses import replace
+
+from aiokafka import ConsumerRecord
+
+from common import topics
+from common.consumer import PoisonMessageError, parse
+from common.ids import InvalidIdError, parse_session_id, validate_id
+from stats.repository import Change, StatsRepository
+from waitroomapi.events.v1 import events_pb2
+
+TOPICS = (
+    topics.EVENT_UPDATED,
+    topics.EVENT_SOLD_OUT,
+    topics.QUEUE_JOINED,
+    topics.QUEUE_READY,
+    topics.QUEUE_LEFT,
+    topics.CHECKOUT_COMPLETED,
+    topics.CHECKOUT_EXPIRED,
+    topics.CHECKOUT_CANCELLED,
+)
+
+
+def change_of(topic: str, value: bytes | None) -> Change:
+    """The Change a message makes; PoisonMessageError when it cannot be one."""
+    if topic == topics.EVENT_UPDATED:
+        u = parse(value, events_pb2.EventUpdated())
+        return Change("updated", _event(u.event_id), value=u.version, tickets=u.tickets)
+    if topic == topics.EVENT_SOLD_OUT:
+        return Change("sold_out", _event(parse(value, events_pb2.EventSoldOut()).event_id))
+    if topic == topics.QUEUE_JOINED:
+        j = parse(value, events_pb2.QueueJoined())
+        return _session("joined", j.session_id, j.event_id, j.user_id, j.joined_at.ToMilliseconds())
+    if topic == topics.QUEUE_READY:
+        r = parse(value, events_pb2.QueueReady())
+        return _session(
+            "ready", r.session_id, r.event_id, r.user_id, r.admitted_at.ToMilliseconds()
+        )
+    if topic == topics.QUEUE_LEFT:
+        q = parse(value, events_pb2.QueueLeft())
+        return _session("left", q.session_id, q.event_id, q.user_id, q.timestamp.ToMilliseconds())
+    if topic == topics.CHECKOUT_COMPLETED:
+        c = parse(value, events_pb2.CheckoutCompleted())
+        change = _session(
+            "completed", c.session_id, c.event_id, c.user_id, c.timestamp.ToMilliseconds()
+        )
+        return replace(change, value=c.quantity)
+    if topic == topics.CHECKOUT_EXPIRED:
+        x = parse(value, events_pb2.CheckoutExpired())
+        change = _session(
+            "expired", x.session_id, x.event_id, x.user_id, x.timestamp.ToMilliseconds()
+        )
+        return replace(change, reason=x.reason)
+    if topic == topics.CHECKOUT_CANCELLED:
+        k = parse(value, events_pb2.CheckoutCancelled())
+        return _session(
+            "cancelled", k.session_id, k.event_id, k.user_id, k.timestamp.ToMilliseconds()
+        )
+    raise PoisonMessageError(f"stats does not read {topic}")
+
+
+class StatsHandler:
+    def __init__(self, store: StatsRepository) -> None:
+        self._store = store
+
+    async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        await self._store.apply(change_of(record.topic, record.value))
+
+
+def _event(event_id: str) -> str:
+    try:
+        return validate_id("event_id", event_id)
+    except InvalidIdError as error:
+        raise PoisonMessageError(str(error)) from error
+
+
+def _session(kind: str, session_id: str, event_id: str, user_id: str, at_ms: int) -> Change:
+    try:
+        session_event, _ = parse_session_id(session_id)
+        if user_id:
+            validate_id("user_id", user_id)
+    except InvalidIdError as error:
+        raise PoisonMessageError(str(error)) from error
+    if session_event != event_id:
+        raise PoisonMessageError("session_id and event_id name different events")
+    return Change(kind, event_id, session_id, user_id, at_ms)

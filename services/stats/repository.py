@@ -1,0 +1,140 @@
+"""The only stats module that talks to Redis: applying events and reading the figures."""
+
+import math
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+
+EVENTS_KEY = "stats:events"
+SETS = ("joined", "admitted", "completed", "expired", "cancelled", "left")
+
+
+def key(event_id: str, suffix: str) -> str:
+    """Every key of an event carries its id as a hash tag: one cluster slot per event."""
+    return f"stats:{{{event_id}}}:{suffix}"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One event from the stream, reduced to what the statistics need."""
+
+    kind: str
+    event_id: str
+    session_id: str = ""
+    user_id: str = ""
+    at_ms: int = 0
+    value: int = 0  # tickets bought (completed) or the settings' version (updated)
+    reason: str = ""
+    tickets: int = 0  # the event's ticket total (updated)
+
+
+@dataclass(frozen=True, slots=True)
+class RawFigures:
+    counts: dict[str, int]
+    tickets_total: int
+    tickets_sold: int
+    sold_out: bool
+    waits_ms: tuple[float, float, float]
+    checkout_ms: tuple[float, float, float]
+    admitted_last_minute: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFacts:
+    session_id: str
+    outcome: str
+    joined_at_ms: int
+    admitted_at_ms: int
+    ended_at_ms: int
+    tickets: int
+
+
+class StatsRepository:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        source = resources.files("stats").joinpath("lua/apply.lua").read_text()
+        self._apply = redis.register_script(source)
+
+    async def ping(self) -> bool:
+        return bool(await self._redis.ping())
+
+    async def event_ids(self) -> list[str]:
+        return sorted(str(e) for e in await self._redis.smembers(EVENTS_KEY))
+
+    async def apply(self, change: Change) -> None:
+        e = change.event_id
+        keys = [
+            key(e, "config"),
+            key(e, f"session:{change.session_id}"),
+            key(e, f"user:{change.user_id}"),
+            *(key(e, name) for name in SETS),
+            key(e, "waits"),
+            key(e, "checkout_times"),
+            key(e, "admitted_times"),
+        ]
+        args: list[str | int] = [
+            change.kind,
+            change.session_id,
+            change.user_id,
+            change.at_ms,
+            change.value,
+            change.reason,
+            change.tickets,
+        ]
+        await self._redis.sadd(EVENTS_KEY, e)
+        await self._apply(keys=keys, args=args)
+
+    async def figures(self, event_id: str, now_ms: int) -> RawFigures:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name in SETS:
+                pipe.scard(key(event_id, name))
+            pipe.hmget(key(event_id, "config"), ["tickets_total", "tickets_sold", "sold_out"])
+            pipe.zcard(key(event_id, "waits"))
+            pipe.zcard(key(event_id, "checkout_times"))
+            pipe.zcount(key(event_id, "admitted_times"), now_ms - 60_000, now_ms)
+            *counts, config, waits, checkouts, last_minute = await pipe.execute()
+        return RawFigures(
+            counts=dict(zip(SETS, (int(c) for c in counts), strict=True)),
+            tickets_total=int(config[0] or 0),
+            tickets_sold=int(config[1] or 0),
+            sold_out=config[2] == "1",
+            waits_ms=await self._percentiles(key(event_id, "waits"), waits, (50, 90, 99)),
+            checkout_ms=await self._percentiles(
+                key(event_id, "checkout_times"), checkouts, (50, 90, 99)
+            ),
+            admitted_last_minute=int(last_minute),
+        )
+
+    async def _percentiles(
+        self, zset: str, size: int, qs: tuple[int, int, int]
+    ) -> tuple[float, float, float]:
+        """Nearest-rank percentiles of a sorted set's scores."""
+        if not size:
+            return (0.0, 0.0, 0.0)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for q in qs:
+                rank = max(math.ceil(q / 100 * size) - 1, 0)
+                pipe.zrange(zset, rank, rank, withscores=True)
+            found: list[Any] = await pipe.execute()
+        p50, p90, p99 = (float(row[0][1]) for row in found)
+        return (p50, p90, p99)
+
+    async def sessions_of(self, event_id: str, user_id: str) -> list[SessionFacts]:
+        ids = sorted(str(s) for s in await self._redis.smembers(key(event_id, f"user:{user_id}")))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for session_id in ids:
+                pipe.hgetall(key(event_id, f"session:{session_id}"))
+            rows: list[dict[str, str]] = await pipe.execute()
+        return [
+            SessionFacts(
+                session_id,
+                row.get("outcome", "queued"),
+                int(row.get("joined_at", 0)),
+                int(row.get("admitted_at", 0)),
+                int(row.get("ended_at", 0)),
+                int(row.get("tickets", 0)),
+            )
+            for session_id, row in zip(ids, rows, strict=True)
+        ]

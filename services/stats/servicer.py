@@ -1,0 +1,121 @@
+"""gRPC adapter of stats: proto <-> figures, errors -> status codes."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+
+from common.messages import timestamp_ms
+from common.taskpool import PoolState
+from stats.repository import SessionFacts
+from stats.service import EventFigures, StatsService
+from waitroomapi.stats.v1 import stats_pb2 as pb
+from waitroomapi.stats.v1 import stats_pb2_grpc as pb_grpc
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _figures(f: EventFigures) -> pb.EventStats:
+    return pb.EventStats(
+        event_id=f.event_id,
+        joined=f.joined,
+        queued_now=f.queued_now,
+        admitted=f.admitted,
+        in_checkout_now=f.in_checkout_now,
+        completed=f.completed,
+        expired=f.expired,
+        cancelled=f.cancelled,
+        left=f.left,
+        sold_out=f.sold_out,
+        tickets_total=f.tickets_total,
+        tickets_sold=f.tickets_sold,
+        tickets_left=f.tickets_left,
+        conversion_rate=f.conversion_rate,
+        wait_seconds=pb.Percentiles(
+            p50=f.wait_seconds[0], p90=f.wait_seconds[1], p99=f.wait_seconds[2]
+        ),
+        checkout_seconds=pb.Percentiles(
+            p50=f.checkout_seconds[0], p90=f.checkout_seconds[1], p99=f.checkout_seconds[2]
+        ),
+        admission_rate_per_second=f.admission_rate_per_second,
+        estimated_clear_seconds=f.estimated_clear_seconds,
+        sold_out_in_line=f.sold_out_in_line,
+    )
+
+
+def _session(s: SessionFacts) -> pb.UserSession:
+    wait = (s.admitted_at_ms - s.joined_at_ms) / 1000 if s.admitted_at_ms and s.joined_at_ms else 0
+    return pb.UserSession(
+        session_id=s.session_id,
+        outcome=s.outcome,
+        joined_at=timestamp_ms(s.joined_at_ms) if s.joined_at_ms else None,
+        admitted_at=timestamp_ms(s.admitted_at_ms) if s.admitted_at_ms else None,
+        ended_at=timestamp_ms(s.ended_at_ms) if s.ended_at_ms else None,
+        wait_seconds=wait,
+        tickets=s.tickets,
+    )
+
+
+class StatsServicer(pb_grpc.StatsServiceServicer):
+    def __init__(
+        self,
+        stats: StatsService,
+        pool_state: Callable[[], tuple[PoolState, int]],
+        interval: float = 1.0,
+    ) -> None:
+        self._stats = stats
+        self._pool_state = pool_state
+        self._interval = interval
+
+    async def _call(self, context: grpc.aio.ServicerContext, work: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await work()
+        except ValueError as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except Exception:
+            logger.exception("stats call failed")
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "stats are unavailable; retry")
+        raise AssertionError("abort raises")
+
+    async def GetEventStats(
+        self, request: pb.GetEventStatsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EventStats:
+        return _figures(await self._call(context, lambda: self._stats.event(request.event_id)))
+
+    async def WatchEventStats(
+        self, request: pb.GetEventStatsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.EventStats]:
+        while True:
+            yield _figures(await self._call(context, lambda: self._stats.event(request.event_id)))
+            await asyncio.sleep(self._interval)
+
+    async def GetUserStats(
+        self, request: pb.GetUserStatsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UserStats:
+        sessions = await self._call(
+            context, lambda: self._stats.user(request.user_id, request.event_id)
+        )
+        return pb.UserStats(
+            user_id=request.user_id,
+            event_id=request.event_id,
+            sessions=[_session(s) for s in sessions],
+        )
+
+    async def GetQueueStats(
+        self, request: pb.GetQueueStatsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.QueueStats:
+        state, paused = self._pool_state()
+        return pb.QueueStats(
+            queue_size=state.queue_size,
+            capacity=state.capacity,
+            workers_running=state.workers_running,
+            workers_idle=state.workers_idle,
+            processed=state.processed,
+            retried=state.retried,
+            failed=state.failed,
+            dead_lettered=state.dead_lettered,
+            paused_partitions=paused,
+        )
