@@ -12,6 +12,8 @@ from collections import Counter
 import grpc
 
 from demo.crowd import Crowd, kafka_tail
+from waitroomapi.stats.v1 import stats_pb2
+from waitroomapi.stats.v1 import stats_pb2_grpc as stats_grpc
 
 
 def parse_args() -> argparse.Namespace:
@@ -25,6 +27,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--waitroom", default="127.0.0.1:50051")
     parser.add_argument("--checkout", default="127.0.0.1:50052")
+    parser.add_argument("--stats", default="127.0.0.1:50053")
     parser.add_argument(
         "--kafka", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     )
@@ -95,7 +98,9 @@ async def run(args: argparse.Namespace) -> int:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await consumer.stop()
-        return summarize(crowd, started, told)
+        code = summarize(crowd, started, told)
+    await show_stats(args.stats, event_id, len(crowd.tally.joined_at))
+    return code
 
 
 def summarize(crowd: Crowd, started: float, told: int) -> int:
@@ -142,6 +147,30 @@ def summarize(crowd: Crowd, started: float, told: int) -> int:
     for name, ok in checks.items():
         print(f"  {'ok  ' if ok else 'FAIL'} {name}")
     return 0 if all(checks.values()) else 1
+
+
+async def show_stats(target: str, event_id: str, joined: int) -> None:
+    """The stats service's view of the sale, once it has caught up with the stream."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = stats_grpc.StatsServiceStub(channel)
+        request = stats_pb2.GetEventStatsRequest(event_id=event_id)
+        figures = await stub.GetEventStats(request, timeout=10)
+        for _ in range(60):  # caught up: everyone counted, nobody still waiting or in checkout
+            if figures.joined == joined and not figures.queued_now and not figures.in_checkout_now:
+                break
+            await asyncio.sleep(0.5)
+            figures = await stub.GetEventStats(request, timeout=10)
+    w, c = figures.wait_seconds, figures.checkout_seconds
+    print(
+        f"\nThe stats service's view (grpcurl ... stats.v1.StatsService/GetEventStats):\n"
+        f"  joined {figures.joined}, admitted {figures.admitted}, completed {figures.completed}, "
+        f"expired {figures.expired}, cancelled {figures.cancelled}, left {figures.left}, "
+        f"sold out in line {figures.sold_out_in_line}\n"
+        f"  tickets {figures.tickets_sold} sold of {figures.tickets_total}, "
+        f"sold out: {figures.sold_out}, conversion {figures.conversion_rate:.0%}\n"
+        f"  wait p50/p90/p99 {w.p50:.1f}/{w.p90:.1f}/{w.p99:.1f}s, "
+        f"time in checkout p50/p90 {c.p50:.1f}/{c.p90:.1f}s"
+    )
 
 
 if __name__ == "__main__":
