@@ -171,6 +171,14 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         self._tracker.forget(assigned)
+        # Make the group's starting point durable: a successor must resume here, not at a
+        # later "latest", even if this consumer dies before finishing anything.
+        start = {}
+        for partition in assigned:
+            if await self._consumer.committed(partition) is None:
+                start[partition] = await self._consumer.position(partition)
+        if start:
+            await self._consumer.commit(start)
 
 
 async def _nothing() -> None:

@@ -14,6 +14,8 @@ from redis.asyncio import Redis
 
 from checkout.config import Settings as CheckoutSettings
 from checkout.server import CheckoutServer
+from stats.config import Settings as StatsSettings
+from stats.server import StatsServer
 from waitroom.config import Settings
 from waitroom.server import WaitroomServer
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
@@ -197,3 +199,31 @@ async def checkout_keys(redis: Redis, event_id: str) -> AsyncIterator[None]:
     if keys:
         await redis.delete(*keys)
     await redis.srem("checkout:events", event_id)
+
+
+@pytest.fixture
+async def start_stats() -> AsyncIterator[Callable[..., asyncio.Future[StatsServer]]]:
+    servers: list[StatsServer] = []
+    group = f"stats-it-{uuid.uuid4().hex[:8]}"
+
+    async def start(**overrides) -> StatsServer:
+        values = {
+            "redis_url": REDIS_URL,
+            "kafka_bootstrap_servers": KAFKA,
+            "kafka_offset_reset": "latest",
+            "stats_grpc_port": 0,
+            "stats_metrics_port": 0,
+            "stats_consumer_group": group,
+            "stats_retry_delays_seconds": [0.01, 0.02, 0.03],
+            "grpc_grace_seconds": 0.5,
+        }
+        server = StatsServer(StatsSettings(**{**values, **overrides}), CollectorRegistry())
+        await server.start()
+        servers.append(server)
+        await asyncio.wait_for(server.wait_ready(), 30)
+        await asyncio.wait_for(server.consumer.wait_assigned(), 30)
+        return server
+
+    yield start  # type: ignore[misc]
+    for server in servers:
+        await server.stop()
