@@ -40,11 +40,15 @@ jars() {
   log "resolving the Apache Kafka jars from Maven Central into $libs"
   tmp=$libs.tmp.$$
   rm -rf "$tmp"
+  mkdir -p "$(dirname "$libs")"
+  # Maven's output (even -q -B leaves colour codes) is shown only when it fails.
   if ! mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$tmp"; then
-    rm -rf "$tmp"
-    die "mvn could not resolve the Kafka jars (see above)"
+    -DincludeScope=runtime -DoutputDirectory="$tmp" >"$tmp.log" 2>&1; then
+    cat "$tmp.log" >&2
+    rm -rf "$tmp" "$tmp.log"
+    die "mvn could not resolve the Kafka jars (output above)"
   fi
+  rm -f "$tmp.log"
   echo "$want" >"$tmp/.complete"
   rm -rf "$libs"
   mv "$tmp" "$libs"
@@ -124,34 +128,45 @@ start() {
     -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
     -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     -cp "$libs/*" -Dlog4j2.configurationFile="$log4j" \
-    kafka.Kafka "$state/server.properties" >"$state/server.log" 2>&1 </dev/null &
+    kafka.Kafka "$state/server.properties" >"$state/server.log" 2>&1 </dev/null 9>&- &
   echo $! >"$pidfile"
 }
 
 fail_start() {
-  log "$1; last lines of $state/server.log:" >&2
-  tail -n 40 "$state/server.log" >&2 || true
+  log "$1; errors in $state/server.log, then its last lines:" >&2
+  grep -m 8 -E '^\[[^]]*\] (ERROR|FATAL)|^Caused by' "$state/server.log" | cut -c1-300 >&2 || true
+  echo ... >&2
+  tail -n 15 "$state/server.log" | cut -c1-300 >&2 || true
   exit 1
 }
 
+# The pid runs and is no zombie. (Just after the fork its command line is still this script's,
+# so pid_alive's kafka.Kafka check would wrongly say it is gone.)
+proc_alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $st != Z* ]]; }
+
 # Ready = the broker answers a metadata request (a topic listing), not merely a TCP connect.
+# wait_ready ours|other: ours = the broker in the pid file, which must stay alive meanwhile.
 wait_ready() {
-  local timeout=${KAFKA_START_TIMEOUT:-90} left
+  local timeout=${KAFKA_START_TIMEOUT:-90} left pid=
   local deadline=$((SECONDS + timeout))
+  [[ $1 == ours ]] && pid=$(<"$pidfile")
   while ((SECONDS < deadline)); do
     left=$((deadline - SECONDS))
     if tcp_answering && timeout "$((left < 30 ? left + 1 : 30))" "${tool_jvm[@]}" -cp "$libs/*" \
       org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" --list >/dev/null 2>&1; then
       return
     fi
-    if [[ $1 == ours ]] && ! ours; then fail_start "the broker exited"; fi
+    if [[ -n $pid ]] && ! proc_alive "$pid"; then fail_start "the broker exited"; fi
     sleep 0.3
   done
+  [[ -n $pid ]] || die "something not started by dev-up answers on $bootstrap but did not list topics" \
+    "within $timeout s; stop it or set KAFKA_PORT"
   fail_start "the broker did not answer on $bootstrap within $timeout s"
 }
 
 up() {
   local t0=$SECONDS
+  jars
   if ours; then
     log "reusing the broker on $bootstrap ($(who))"
     wait_ready ours
@@ -162,7 +177,6 @@ up() {
     wait_ready other
     return
   fi
-  jars
   configure
   start
   wait_ready ours
@@ -206,7 +220,8 @@ produce() {
 
 cmd=${1:-}
 case $cmd in
-  up | down | status | topics) "$cmd" ;;
+  up | down) lock "$state"; "$cmd" ;;
+  status | topics) "$cmd" ;;
   consume | produce) shift; "$cmd" "$@" ;;
   *) echo "usage: $0 up|down|status|topics|consume TOPIC [args]|produce TOPIC [args]" >&2; exit 2 ;;
 esac

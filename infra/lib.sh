@@ -17,12 +17,29 @@ as_root() {
   fi
 }
 
-# apt_install PACKAGE...: Debian packages, noninteractive, with a fresh package list.
+# apt_install PACKAGE...: Debian packages, noninteractive, with a fresh package list; waits for
+# the dpkg lock if another install runs; apt's chatter is shown only when it fails.
 apt_install() {
+  local out
   command -v apt-get >/dev/null || die "apt-get not found; install $* by hand"
   log "installing $* from Debian's packages"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  out=$(mktemp)
+  if ! { as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+      --no-install-recommends "$@"; } >"$out" 2>&1; then
+    cat "$out" >&2
+    rm -f "$out"
+    die "apt-get could not install $*"
+  fi
+  rm -f "$out"
+}
+
+# lock DIR: hold DIR/.lock until the script exits, so two concurrent up/down never race.
+# Servers started under it must close fd 9 (9>&-), or they would hold the lock for good.
+lock() {
+  mkdir -p "$1"
+  exec 9>"$1/.lock"
+  flock -w 300 9 || die "another infra script held $1/.lock for 300 s"
 }
 
 # pid_alive PIDFILE PATTERN: the pid file names a live process whose command line has PATTERN

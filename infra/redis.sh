@@ -14,7 +14,8 @@ port=${REDIS_PORT:-6379}
 state=$root/.cache/dev/redis
 pidfile=$state/redis.pid
 
-answering() { [[ $(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null) == PONG ]]; }
+# timeout: redis-cli waits forever on a port whose listener never answers.
+answering() { [[ $(timeout 2 redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null) == PONG ]]; }
 ours() { pid_alive "$pidfile" redis-server; }
 who() { if ours; then echo "pid $(<"$pidfile"), started by dev-up"; else echo "not started by dev-up"; fi; }
 
@@ -30,7 +31,7 @@ up() {
   mkdir -p "$state"
   log "starting redis-server on 127.0.0.1:$port (log $state/redis.log)"
   redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --dir "$state" \
-    --pidfile "$pidfile" --logfile "$state/redis.log" --save "" --appendonly no
+    --pidfile "$pidfile" --logfile "$state/redis.log" --save "" --appendonly no 9>&-
   local timeout=${REDIS_START_TIMEOUT:-15}
   local deadline=$((SECONDS + timeout))
   while ((SECONDS < deadline)); do
@@ -53,6 +54,7 @@ status() {
 }
 
 case ${1:-} in
-  up | down | status) "$1" ;;
+  up | down) lock "$state"; "$1" ;;
+  status) "$1" ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac
