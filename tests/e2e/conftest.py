@@ -43,10 +43,13 @@ def consume(topic: str, timeout_ms: int = 4000) -> list[dict]:
     )
     messages = []
     for line in done.stdout.splitlines():
+        start = line.find("{")
         try:
-            messages.append(json.loads(line[line.find("{") :]))
+            message = json.loads(line[start:]) if start >= 0 else None
         except ValueError:  # poison that tests publish on purpose
             continue
+        if isinstance(message, dict):
+            messages.append(message)
     return messages
 
 
