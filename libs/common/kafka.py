@@ -36,6 +36,8 @@ class Publisher:
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
+        if self._producer is not None:  # started already (a retried connect, say)
+            return
         producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap_servers,
             client_id=self._client_id,

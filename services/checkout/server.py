@@ -3,9 +3,7 @@
 import asyncio
 import logging
 import os
-import signal
 import socket
-import time
 
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
@@ -23,15 +21,12 @@ from common.grpc_server import Health, bind, create_server
 from common.http import HttpServer
 from common.jwks import JwksVerifier
 from common.kafka import Publisher, Record
+from common.lifecycle import now_ms, run_until_signal, wait_for
 from common.outbox import OutboxRelay, OutboxStream
 from waitroomapi.checkout.v1 import checkout_pb2, checkout_pb2_grpc
 
 logger = logging.getLogger(__name__)
 SERVICE_NAMES = tuple(s.full_name for s in checkout_pb2.DESCRIPTOR.services_by_name.values())
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class CheckoutServer:
@@ -116,22 +111,17 @@ class CheckoutServer:
 
     async def _connect_then_work(self) -> None:
         """Ready only once Redis, Kafka and the waitroom's JWKS answer; then consume and sweep."""
-        delay = 0.5
-        while True:
-            try:
-                await self.repository.ping()
-                await self.verifier.load()
-                await self.publisher.start()
-                await self.consumer.start()
-                break
-            except Exception as error:
-                logger.warning("waiting for Redis, Kafka and the JWKS: %r", error)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
+        await wait_for(self._connect, "Redis, Kafka and the JWKS")
         await self.health.set_ready(True)
         self._ready.set()
         logger.info("connected to Redis, Kafka and the JWKS; ready")
         await asyncio.gather(self.consumer.run(), self.worker.run())
+
+    async def _connect(self) -> None:
+        await self.repository.ping()
+        await self.verifier.load()
+        await self.publisher.start()
+        await self.consumer.start()
 
     async def stop(self) -> None:
         await self.health.set_ready(False)
@@ -158,12 +148,4 @@ class CheckoutServer:
 
 
 async def serve(settings: Settings) -> None:
-    server = CheckoutServer(settings)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
-    await server.start()
-    await stopping.wait()
-    logger.info("shutting down")
-    await server.stop()
+    await run_until_signal(CheckoutServer(settings))

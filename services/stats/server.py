@@ -2,8 +2,6 @@
 
 import asyncio
 import logging
-import signal
-import time
 
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
@@ -12,6 +10,7 @@ from common.consumer import ConsumerMetrics
 from common.grpc_server import Health, bind, create_server
 from common.http import HttpServer
 from common.kafka import Publisher
+from common.lifecycle import now_ms, run_until_signal, wait_for
 from common.pooled_consumer import PooledConsumer
 from stats.config import Settings
 from stats.consumer import TOPICS, StatsHandler
@@ -23,10 +22,6 @@ from waitroomapi.stats.v1 import stats_pb2, stats_pb2_grpc
 
 logger = logging.getLogger(__name__)
 SERVICE_NAMES = tuple(s.full_name for s in stats_pb2.DESCRIPTOR.services_by_name.values())
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class StatsServer:
@@ -82,17 +77,7 @@ class StatsServer:
         await self._ready.wait()
 
     async def _connect_then_work(self) -> None:
-        delay = 0.5
-        while True:
-            try:
-                await self.repository.ping()
-                await self.publisher.start()
-                await self.consumer.start()
-                break
-            except Exception as error:
-                logger.warning("waiting for Redis and Kafka: %r", error)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
+        await wait_for(self._connect, "Redis and Kafka")
         await self.health.set_ready(True)
         self._ready.set()
         logger.info("connected to Redis and Kafka; ready")
@@ -107,6 +92,11 @@ class StatsServer:
             except Exception:
                 logger.exception("could not refresh the gauges")
             await asyncio.sleep(self.settings.stats_metrics_refresh_seconds)
+
+    async def _connect(self) -> None:
+        await self.repository.ping()
+        await self.publisher.start()
+        await self.consumer.start()
 
     async def stop(self) -> None:
         """SIGTERM: NOT_SERVING, drain gRPC, finish or hand back the pool's work, commit, close."""
@@ -124,12 +114,4 @@ class StatsServer:
 
 
 async def serve(settings: Settings) -> None:
-    server = StatsServer(settings)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
-    await server.start()
-    await stopping.wait()
-    logger.info("shutting down")
-    await server.stop()
+    await run_until_signal(StatsServer(settings))

@@ -3,9 +3,7 @@
 import asyncio
 import logging
 import os
-import signal
 import socket
-import time
 
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
@@ -14,6 +12,7 @@ from common.consumer import ConsumerMetrics, EventConsumer
 from common.grpc_server import Health, bind, create_server
 from common.http import HttpServer
 from common.kafka import Publisher, Record
+from common.lifecycle import now_ms, run_until_signal, wait_for
 from common.outbox import OutboxRelay, OutboxStream
 from common.tokens import TokenSigner, load_or_create_private_key, load_private_key, load_public_key
 from waitroom.config import Settings
@@ -28,10 +27,6 @@ from waitroomapi.waitroom.v1 import waitroom_pb2, waitroom_pb2_grpc
 
 logger = logging.getLogger(__name__)
 SERVICE_NAMES = tuple(s.full_name for s in waitroom_pb2.DESCRIPTOR.services_by_name.values())
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def build_signer(settings: Settings) -> TokenSigner:
@@ -149,23 +144,18 @@ class WaitroomServer:
 
     async def _connect_then_process(self) -> None:
         """Ready (health SERVING) only once Redis and Kafka answer; then consume and process."""
-        delay = 0.5
-        while True:
-            try:
-                await self.repository.ping()
-                await self.publisher.start()
-                await self.consumer.start()
-                break
-            except Exception as error:
-                logger.warning("waiting for Redis and Kafka: %r", error)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
+        await wait_for(self._connect, "Redis and Kafka")
         await self.health.set_ready(True)
         self._ready.set()
         logger.info("connected to Redis and Kafka; ready")
         await asyncio.gather(
             self.consumer.run(), self.processor.run(admit=self.settings.queue_processor_enabled)
         )
+
+    async def _connect(self) -> None:
+        await self.repository.ping()
+        await self.publisher.start()
+        await self.consumer.start()
 
     async def stop(self) -> None:
         """SIGTERM: NOT_SERVING, drain gRPC, let the processor finish its cycle, flush, close."""
@@ -193,12 +183,4 @@ class WaitroomServer:
 
 
 async def serve(settings: Settings) -> None:
-    server = WaitroomServer(settings)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
-    await server.start()
-    await stopping.wait()
-    logger.info("shutting down")
-    await server.stop()
+    await run_until_signal(WaitroomServer(settings))
