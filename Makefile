@@ -8,7 +8,7 @@ PROTOS := $(shell find protos -name '*.proto')
 
 include mk/infra.mk
 
-.PHONY: help install gen lint test test-unit test-integration test-e2e run up down logs clean
+.PHONY: help install gen lint test test-unit test-integration test-e2e run up down logs clean bench bench-quick
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
@@ -47,6 +47,12 @@ logs: ## follow the services' logs
 
 run: up ## the stack, a demo event and a flash crowd through it
 	$(PY) -m demo.flash_crowd
+
+bench-quick: up ## gRPC load (ghz) against a bare server, side by side; Redis memory per person
+	infra/tools.sh ghz >/dev/null && $(PY) -m bench.run --quick
+
+bench: up ## the same, longer, at several concurrencies, with 1,000,000 people in line
+	infra/tools.sh ghz >/dev/null && $(PY) -m bench.run
 
 clean: ## remove generated code and local state (not the caches)
 	rm -rf build var

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Command-line tools for poking the system, built into .cache/bin; prints the tool's path.
-# Usage: tools.sh grpcurl
+# Usage: tools.sh grpcurl|ghz
 #   grpcurl  go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION (default
 #            v1.9.4, the latest 1.9.x on the Go module proxy), unless that version is already there
 set -euo pipefail
@@ -27,19 +27,24 @@ built_version() {
   "$1" version -m "$2" 2>/dev/null | awk '$1 == "mod" { print $3; exit }'
 }
 
-grpcurl() {
-  local go target=$bin/grpcurl
+# go_tool NAME MODULE_PATH/cmd/NAME VERSION: go install it into .cache/bin unless that version is there.
+go_tool() {
+  local go target=$bin/$1
   go=$(go_cmd)
-  if [[ $(built_version "$go" "$target") != "$GRPCURL_VERSION" ]]; then
-    log "building grpcurl $GRPCURL_VERSION with go install into $bin" >&2
+  if [[ $(built_version "$go" "$target") != "$3" ]]; then
+    log "building $1 $3 with go install into $bin" >&2
     mkdir -p "$bin"
-    GOBIN=$bin GOFLAGS='' CGO_ENABLED=0 "$go" install \
-      "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION" >&2
+    GOBIN=$bin GOFLAGS='' CGO_ENABLED=0 "$go" install "$2@$3" >&2
   fi
   echo "$target"
 }
 
+grpcurl() { go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION"; }
+
+# ghz, the gRPC load tool of bench/
+ghz() { go_tool ghz github.com/bojand/ghz/cmd/ghz "${GHZ_VERSION:-v0.120.0}"; }
+
 case ${1:-} in
-  grpcurl) "$1" ;;
-  *) echo "usage: $0 grpcurl" >&2; exit 2 ;;
+  grpcurl | ghz) "$1" ;;
+  *) echo "usage: $0 grpcurl|ghz" >&2; exit 2 ;;
 esac

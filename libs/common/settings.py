@@ -9,6 +9,8 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_max_connections: int = 200
+    redis_pool_timeout_seconds: float = 5.0
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_send_timeout_seconds: float = 10.0
     # Where a new consumer group starts: "earliest" misses nothing (tests use "latest").

@@ -6,7 +6,6 @@ import os
 import socket
 
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from checkout.config import Settings
 from checkout.consumer import TOPICS, CheckoutHandlers
@@ -23,6 +22,7 @@ from common.jwks import JwksVerifier
 from common.kafka import Publisher, Record
 from common.lifecycle import now_ms, run_until_signal, wait_for
 from common.outbox import OutboxRelay, OutboxStream
+from common.redis_client import connect
 from waitroomapi.checkout.v1 import checkout_pb2, checkout_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class CheckoutServer:
         instance = settings.checkout_instance_id or f"{socket.gethostname()}-{os.getpid()}"
         self.registry = registry or CollectorRegistry()
         self.metrics = CheckoutMetrics(self.registry)
-        self.redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        self.redis = connect(settings)
         self.repository = CheckoutRepository(self.redis)
         self.verifier = JwksVerifier(
             settings.checkout_jwks_url, settings.checkout_jwks_refresh_seconds

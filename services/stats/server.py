@@ -4,7 +4,6 @@ import asyncio
 import logging
 
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from common.consumer import ConsumerMetrics
 from common.grpc_server import Health, bind, create_server
@@ -12,6 +11,7 @@ from common.http import HttpServer
 from common.kafka import Publisher
 from common.lifecycle import now_ms, run_until_signal, wait_for
 from common.pooled_consumer import PooledConsumer
+from common.redis_client import connect
 from stats.config import Settings
 from stats.consumer import TOPICS, StatsHandler
 from stats.metrics import StatsMetrics
@@ -31,7 +31,7 @@ class StatsServer:
         self.settings = settings
         self.registry = registry or CollectorRegistry()
         self.metrics = StatsMetrics(self.registry)
-        self.redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        self.redis = connect(settings)
         self.repository = StatsRepository(self.redis)
         self.stats = StatsService(self.repository, now_ms)
         self.publisher = Publisher(

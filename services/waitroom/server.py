@@ -6,7 +6,6 @@ import os
 import socket
 
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from common.consumer import ConsumerMetrics, EventConsumer
 from common.grpc_server import Health, bind, create_server
@@ -14,6 +13,7 @@ from common.http import HttpServer
 from common.kafka import Publisher, Record
 from common.lifecycle import now_ms, run_until_signal, wait_for
 from common.outbox import OutboxRelay, OutboxStream
+from common.redis_client import connect
 from common.tokens import TokenSigner, load_or_create_private_key, load_private_key, load_public_key
 from waitroom.config import Settings
 from waitroom.consumer import TOPICS, WaitroomHandlers
@@ -49,7 +49,7 @@ class WaitroomServer:
         instance = settings.waitroom_instance_id or f"{socket.gethostname()}-{os.getpid()}"
         self.registry = registry or CollectorRegistry()
         self.metrics = WaitroomMetrics(self.registry)
-        self.redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        self.redis = connect(settings)
         self.repository = WaitroomRepository(self.redis)
         self.signer = build_signer(settings)
         self.publisher = Publisher(
