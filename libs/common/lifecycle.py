@@ -7,6 +7,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+import grpc
+
+from common.grpc_server import Health, bind
+from common.http import HttpServer
+
 logger = logging.getLogger(__name__)
 
 
@@ -43,3 +48,81 @@ async def run_until_signal(service: Service) -> None:
     await stopping.wait()
     logger.info("shutting down")
     await service.stop()
+
+
+class ServiceProcess:
+    """A service process: gRPC with health and reflection plus an HTTP side port. It turns
+    ready (health SERVING) once its dependencies answer, then runs its work until stopped.
+
+    Subclasses build their parts, then provide connect(), work(), drain() and close().
+    """
+
+    name = "service"
+    dependencies = "Redis and Kafka"
+
+    def __init__(
+        self,
+        grpc_server: grpc.aio.Server,
+        health: Health,
+        http: HttpServer,
+        host: str,
+        port: int,
+        grace: float,
+        shutdown_timeout: float,
+    ) -> None:
+        self.grpc, self.health, self.http = grpc_server, health, http
+        self._host, self._wanted_port = host, port
+        self._grace, self._shutdown_timeout = grace, shutdown_timeout
+        self.port = 0
+        self._ready = asyncio.Event()
+        self._running: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        raise NotImplementedError
+
+    async def work(self) -> None:
+        raise NotImplementedError
+
+    async def drain(self) -> None:
+        """Asks the work to finish (SIGTERM); the work then has shutdown_timeout to end."""
+
+    async def close(self) -> None:
+        """Closes the clients once the work has ended."""
+
+    async def start(self) -> None:
+        self.port = bind(self.grpc, self._host, self._wanted_port)
+        await self.grpc.start()
+        await self.health.start()
+        await self.http.start()
+        logger.info(
+            "%s serving gRPC on %s:%s, HTTP on %s", self.name, self._host, self.port, self.http.port
+        )
+        self._running = asyncio.create_task(self._run())
+
+    async def wait_ready(self) -> None:
+        await self._ready.wait()
+
+    async def _run(self) -> None:
+        await wait_for(self.connect, self.dependencies)
+        await self.health.set_ready(True)
+        self._ready.set()
+        logger.info("%s connected to %s; ready", self.name, self.dependencies)
+        await self.work()
+
+    async def stop(self) -> None:
+        """NOT_SERVING, drain gRPC calls, let the work finish, close the clients."""
+        await self.health.set_ready(False)
+        await self.grpc.stop(self._grace)
+        if self._running is not None:
+            if self._ready.is_set():
+                await self.drain()
+            else:  # still waiting for dependencies: nothing to drain
+                self._running.cancel()
+            done, _ = await asyncio.wait({self._running}, timeout=self._shutdown_timeout)
+            if not done:
+                logger.warning("%s work did not end within its shutdown timeout", self.name)
+                self._running.cancel()
+            await asyncio.gather(self._running, return_exceptions=True)
+        await self.close()
+        await self.http.stop()
+        logger.info("%s stopped", self.name)

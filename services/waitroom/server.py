@@ -8,10 +8,10 @@ import socket
 from prometheus_client import CollectorRegistry
 
 from common.consumer import ConsumerMetrics, EventConsumer
-from common.grpc_server import Health, bind, create_server
+from common.grpc_server import Health, create_server
 from common.http import HttpServer
 from common.kafka import Publisher, Record
-from common.lifecycle import now_ms, run_until_signal, wait_for
+from common.lifecycle import ServiceProcess, now_ms, run_until_signal
 from common.outbox import OutboxRelay, OutboxStream
 from common.redis_client import connect
 from common.tokens import TokenSigner, load_or_create_private_key, load_private_key, load_public_key
@@ -40,8 +40,10 @@ def build_signer(settings: Settings) -> TokenSigner:
     return TokenSigner(key, retired)
 
 
-class WaitroomServer:
+class WaitroomServer(ServiceProcess):
     """The waitroom process: gRPC API, HTTP metrics and JWKS, and the queue processor."""
+
+    name = "waitroom"
 
     def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
         self.settings = settings
@@ -98,88 +100,59 @@ class WaitroomServer:
             retry_attempts=settings.queue_retry_attempts,
             offset_reset=settings.kafka_offset_reset,
         )
-        self.health = Health(SERVICE_NAMES)
-        self.grpc = create_server(self.health, SERVICE_NAMES, reuse_port=False)
+        health = Health(SERVICE_NAMES)
+        grpc_server = create_server(health, SERVICE_NAMES, reuse_port=False)
         waitroom_pb2_grpc.add_WaitroomServiceServicer_to_server(
             WaitroomServicer(
                 QueueService(self.repository, self.signer, defaults, now_ms),
                 lambda: self.processor.status,
                 self.metrics,
             ),
-            self.grpc,
+            grpc_server,
         )
         waitroom_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(EventAdmin(self.repository, defaults, now_ms), admin_token, self.metrics),
-            self.grpc,
+            grpc_server,
         )
-        self.http = HttpServer(
+        http = HttpServer(
             self.registry,
             settings.grpc_host,
             settings.waitroom_metrics_port,
             {"/.well-known/jwks.json": self.signer.jwks},
         )
-        self.port = 0
-        self._ready = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        super().__init__(
+            grpc_server,
+            health,
+            http,
+            settings.grpc_host,
+            settings.waitroom_grpc_port,
+            settings.grpc_grace_seconds,
+            settings.queue_shutdown_timeout.total_seconds(),
+        )
 
     def _count_relayed(self, event_id: str, records: list[Record]) -> None:
         for record in records:
             self.metrics.relayed.labels(event_id, record.topic).inc()
 
-    async def start(self) -> None:
-        self.port = bind(self.grpc, self.settings.grpc_host, self.settings.waitroom_grpc_port)
-        await self.grpc.start()
-        await self.health.start()
-        await self.http.start()
-        logger.info(
-            "waitroom serving gRPC on %s:%s, HTTP on %s",
-            self.settings.grpc_host,
-            self.port,
-            self.http.port,
-        )
-        self._tasks.append(asyncio.create_task(self._connect_then_process()))
-
-    async def wait_ready(self) -> None:
-        await self._ready.wait()
-
-    async def _connect_then_process(self) -> None:
-        """Ready (health SERVING) only once Redis and Kafka answer; then consume and process."""
-        await wait_for(self._connect, "Redis and Kafka")
-        await self.health.set_ready(True)
-        self._ready.set()
-        logger.info("connected to Redis and Kafka; ready")
-        await asyncio.gather(
-            self.consumer.run(), self.processor.run(admit=self.settings.queue_processor_enabled)
-        )
-
-    async def _connect(self) -> None:
+    async def connect(self) -> None:
         await self.repository.ping()
         await self.publisher.start()
         await self.consumer.start()
 
-    async def stop(self) -> None:
-        """SIGTERM: NOT_SERVING, drain gRPC, let the processor finish its cycle, flush, close."""
-        await self.health.set_ready(False)
-        await self.grpc.stop(self.settings.grpc_grace_seconds)
+    async def work(self) -> None:
+        await asyncio.gather(
+            self.consumer.run(), self.processor.run(admit=self.settings.queue_processor_enabled)
+        )
+
+    async def drain(self) -> None:
+        """The processor finishes its cycle within QUEUE_SHUTDOWN_TIMEOUT; the consumer stops."""
         self.processor.stop()
         self.consumer.stop()
-        if not self._ready.is_set():  # still waiting for Redis or Kafka: nothing to drain
-            for task in self._tasks:
-                task.cancel()
-        timeout = self.settings.queue_shutdown_timeout.total_seconds()
-        done, pending = await asyncio.wait(self._tasks, timeout=timeout)
-        for task in pending:
-            logger.warning("processor did not stop within QUEUE_SHUTDOWN_TIMEOUT; cancelling")
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        for task in done:
-            if not task.cancelled() and task.exception():
-                logger.error("processor ended with %r", task.exception())
+
+    async def close(self) -> None:
         await self.consumer.close()
         await self.publisher.stop()
         await self.redis.aclose()
-        await self.http.stop()
-        logger.info("waitroom stopped")
 
 
 async def serve(settings: Settings) -> None:
