@@ -69,6 +69,7 @@ class WaitroomRepository:
         self._redis = redis
         self._join = _script(redis, "join")
         self._leave = _script(redis, "leave")
+        self._status = _script(redis, "status")
         self._admit = _script(redis, "admit")
         self._create = _script(redis, "create_event")
         self._update = _script(redis, "update_event")
@@ -143,40 +144,26 @@ class WaitroomRepository:
     async def session(
         self, event_id: str, token: str, now_ms: int, ttl_s: int
     ) -> SessionRecord | None:
-        session_key = key(event_id, f"session:{token}")
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(session_key)
-            pipe.zrank(key(event_id, "queue"), token)
-            pipe.zcard(key(event_id, "queue"))
-            pipe.hmget(key(event_id, "config"), ["opens_at", "batch_size"])
-            pipe.hgetall(key(event_id, "admits"))
-            (
-                raw,
-                rank,
-                length,
-                config,
-                buckets,
-            ) = await pipe.execute()
-        if not raw:
+        keys = [
+            key(event_id, f"session:{token}"),
+            key(event_id, "queue"),
+            key(event_id, "config"),
+            key(event_id, "admits"),
+        ]
+        reply = await self._status(keys=keys, args=[token, ttl_s, key(event_id, "user:")])
+        if not reply:
             return None
-        status = Status(raw["status"])
-        if status is Status.QUEUED:
-            # Polling keeps a waiting session (and the user's pointer to it) alive; an
-            # abandoned one leaves the line after the TTL.
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.expire(session_key, ttl_s)
-                pipe.expire(key(event_id, f"user:{raw.get('user_id', '')}"), ttl_s)
-                await pipe.execute()
-        recent, window = _recent_admissions(buckets, now_ms)
+        (status, user_id, joined, admitted, expires, signed), rank, length, config, flat = reply
+        recent, window = _recent_admissions(dict(zip(flat[::2], flat[1::2], strict=True)), now_ms)
         return SessionRecord(
-            status=status,
-            user_id=raw.get("user_id", ""),
-            joined_at_ms=_int(raw.get("joined_at")),
-            admitted_at_ms=_int(raw.get("admitted_at")),
-            expires_at_ms=_int(raw.get("expires_at")),
-            checkout_token=raw.get("token", ""),
-            rank=rank,
-            queue_length=length,
+            status=Status(status),
+            user_id=user_id or "",
+            joined_at_ms=_int(joined),
+            admitted_at_ms=_int(admitted),
+            expires_at_ms=_int(expires),
+            checkout_token=signed or "",
+            rank=None if int(rank) < 0 else int(rank),
+            queue_length=int(length),
             opens_at_ms=_int(config[0]),
             batch_size=_int(config[1]),
             recent_admissions=recent,
