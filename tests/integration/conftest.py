@@ -64,6 +64,15 @@ def settings(tmp_path, **overrides) -> Settings:
     return Settings(**{**values, **overrides})
 
 
+async def launched(server, servers):
+    """Starts a server and returns once it is ready and its consumer has partitions."""
+    await server.start()
+    servers.append(server)
+    await asyncio.wait_for(server.wait_ready(), 30)
+    await asyncio.wait_for(server.consumer.wait_assigned(), 30)
+    return server
+
+
 @pytest.fixture
 async def start_server(tmp_path) -> AsyncIterator[Callable[..., asyncio.Future[WaitroomServer]]]:
     servers: list[WaitroomServer] = []
@@ -74,11 +83,7 @@ async def start_server(tmp_path) -> AsyncIterator[Callable[..., asyncio.Future[W
     async def start(**overrides) -> WaitroomServer:
         overrides.setdefault("waitroom_consumer_group", group)
         server = WaitroomServer(settings(tmp_path, **overrides), CollectorRegistry())
-        await server.start()
-        servers.append(server)
-        await asyncio.wait_for(server.wait_ready(), 30)
-        await asyncio.wait_for(server.consumer.wait_assigned(), 30)
-        return server
+        return await launched(server, servers)
 
     yield start  # type: ignore[misc]
     for server in servers:
@@ -181,11 +186,7 @@ async def start_checkout() -> AsyncIterator[Callable[..., asyncio.Future[Checkou
             "grpc_grace_seconds": 0.5,
         }
         server = CheckoutServer(CheckoutSettings(**{**values, **overrides}), CollectorRegistry())
-        await server.start()
-        servers.append(server)
-        await asyncio.wait_for(server.wait_ready(), 30)
-        await asyncio.wait_for(server.consumer.wait_assigned(), 30)
-        return server
+        return await launched(server, servers)
 
     yield start  # type: ignore[misc]
     for server in servers:
@@ -218,11 +219,7 @@ async def start_stats() -> AsyncIterator[Callable[..., asyncio.Future[StatsServe
             "grpc_grace_seconds": 0.5,
         }
         server = StatsServer(StatsSettings(**{**values, **overrides}), CollectorRegistry())
-        await server.start()
-        servers.append(server)
-        await asyncio.wait_for(server.wait_ready(), 30)
-        await asyncio.wait_for(server.consumer.wait_assigned(), 30)
-        return server
+        return await launched(server, servers)
 
     yield start  # type: ignore[misc]
     for server in servers:
