@@ -7,6 +7,7 @@ GEN := build/gen
 PROTOS := $(shell find protos -name '*.proto')
 
 include mk/infra.mk
+include mk/deploy.mk
 
 .PHONY: help install gen lint test test-unit test-integration test-e2e run up down logs clean bench bench-quick
 
@@ -30,7 +31,7 @@ lint: install ## ruff and mypy
 	$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy libs services
 
-test: lint dev-up tools ## every test: unit, integration (real Redis, Kafka), end to end (the stack)
+test: lint dev-up tools kustomize ## every test: unit, integration (real Redis, Kafka), end to end (the stack)
 	scripts/test.sh
 
 test-unit: install ## unit tests only (no servers)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Command-line tools for poking the system, built into .cache/bin; prints the tool's path.
-# Usage: tools.sh grpcurl|ghz
+# Usage: tools.sh grpcurl|ghz|kustomize
 #   grpcurl  go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION (default
 #            v1.9.4, the latest 1.9.x on the Go module proxy), unless that version is already there
 set -euo pipefail
@@ -44,7 +44,12 @@ grpcurl() { go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCUR
 # ghz, the gRPC load tool of bench/
 ghz() { go_tool ghz github.com/bojand/ghz/cmd/ghz "${GHZ_VERSION:-v0.120.0}"; }
 
+# kustomize, which renders deploy/k8s in tests/deploy; v5.8.2 is the newest that builds with Go 1.26
+kustomize() {
+  go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "${KUSTOMIZE_VERSION:-v5.8.2}"
+}
+
 case ${1:-} in
-  grpcurl | ghz) "$1" ;;
-  *) echo "usage: $0 grpcurl|ghz" >&2; exit 2 ;;
+  grpcurl | ghz | kustomize) "$1" ;;
+  *) echo "usage: $0 grpcurl|ghz|kustomize" >&2; exit 2 ;;
 esac
