@@ -18,4 +18,4 @@ deploy-secrets: ## an overlay's signing key and admin token, made with openssl, 
 	scripts/k8s-secrets.sh $(OVERLAY) init
 
 deploy-render: kustomize ## print an overlay's manifests (after deploy-secrets): OVERLAY=production
-	.cache/bin/kustomize build deploy/k8s/overlays/$(OVERLAY)
+	@.cache/bin/kustomize build deploy/k8s/overlays/$(OVERLAY)
