@@ -87,10 +87,9 @@ def container_env(resources: list[Resource], deployment: Resource) -> dict[str, 
     """The environment a service's container gets: its ConfigMaps, then its own env. Values from
     a Secret or a field read as placeholders."""
     env: dict[str, str] = {}
-    spec = container(deployment)
+    spec, config_maps = container(deployment), of_kind(resources, "ConfigMap")
     for source in spec.get("envFrom", []):
-        by_name = of_kind(resources, "ConfigMap")
-        env.update(by_name[source["configMapRef"]["name"]]["data"])
+        env.update(config_maps[source["configMapRef"]["name"]]["data"])
     for variable in spec.get("env", []):
         env[variable["name"]] = variable.get("value", f"from-{variable['name'].lower()}")
     return env

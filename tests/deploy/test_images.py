@@ -13,7 +13,8 @@ INCLUDED = [line[1:].rstrip("/") for line in IGNORE if line.startswith("!")]
 def instructions(service: str) -> list[tuple[str, str]]:
     text = (REPO / "services" / service / "Dockerfile").read_text().replace("\\\n", " ")
     lines = (line.strip() for line in text.splitlines())
-    return [tuple(line.split(None, 1)) for line in lines if line and not line.startswith("#")]  # type: ignore[misc]
+    steps = (line.partition(" ") for line in lines if line and not line.startswith("#"))
+    return [(op, value.strip()) for op, _, value in steps]
 
 
 @pytest.mark.parametrize("service", sorted(SETTINGS))

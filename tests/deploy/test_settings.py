@@ -89,9 +89,10 @@ def test_termination_grace_outlasts_the_service_shutdown(
     rendered: dict[str, list[Resource]], overlay: str, service: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     resources = rendered[overlay]
-    pod = named(resources, "Deployment", service)["spec"]["template"]["spec"]
+    deployment = named(resources, "Deployment", service)
+    pod = deployment["spec"]["template"]["spec"]
     settings = settings_in_pod(resources, service, monkeypatch)
-    pre_stop = container({"spec": {"template": {"spec": pod}}})["lifecycle"]["preStop"]
+    pre_stop = container(deployment)["lifecycle"]["preStop"]
     shutdown = pre_stop["sleep"]["seconds"] + settings.grpc_grace_seconds
     shutdown += SHUTDOWN_TIMEOUT[service](settings)
     assert pod["terminationGracePeriodSeconds"] > shutdown
@@ -102,9 +103,8 @@ def test_checkout_finds_the_jwks_on_the_waitroom_service(
     rendered: dict[str, list[Resource]], overlay: str
 ) -> None:
     resources = rendered[overlay]
-    url = urlsplit(
-        container_env(resources, named(resources, "Deployment", "checkout"))["CHECKOUT_JWKS_URL"]
-    )
+    checkout_env = container_env(resources, named(resources, "Deployment", "checkout"))
+    url = urlsplit(checkout_env["CHECKOUT_JWKS_URL"])
     service = named(resources, "Service", "waitroom")
     http = [p for p in service["spec"]["ports"] if p["port"] == url.port]
     assert url.hostname == "waitroom"
