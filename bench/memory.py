@@ -32,7 +32,7 @@ async def per_person(redis_url: str, people: int) -> dict[str, float]:
     await redis.delete(key(event, "outbox"))
     await redis.memory_purge()
     after = int((await redis.info("memory"))["used_memory"])
-    queued = await redis.zcard(key(event, "queue"))
+    queued = int(await redis.hget(key(event, "config"), "waiting") or 0)
     await redis.flushdb()
     await redis.aclose()
     if queued != people:

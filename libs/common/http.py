@@ -12,7 +12,7 @@ class HttpServer:
         self,
         registry: CollectorRegistry,
         host: str,
-        port: int,
+        port: int | None,
         documents: dict[str, Callable[[], dict[str, Any]]] | None = None,
     ) -> None:
         self._registry = registry
@@ -23,16 +23,20 @@ class HttpServer:
         for path, document in (documents or {}).items():
             self._app.router.add_get(path, self._json(document))
         self._runner = web.AppRunner(self._app, access_log=None)
-        self.port = port
+        self.port = port or 0
 
     async def start(self) -> None:
+        """Serves on host:port; with port None (a worker whose sibling serves HTTP) it does not."""
+        if self._port is None:
+            return
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
         self.port = int(self._runner.addresses[0][1])  # the real port when asked for 0
 
     async def stop(self) -> None:
-        await self._runner.cleanup()
+        if self._port is not None:
+            await self._runner.cleanup()
 
     async def _metrics(self, _: web.Request) -> web.Response:
         body = generate_latest(self._registry)

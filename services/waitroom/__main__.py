@@ -1,16 +1,27 @@
-"""Runs the waitroom service: `python -m waitroom`."""
+"""Runs the waitroom service: `python -m waitroom`, on one process or one per core."""
 
 import asyncio
+import sys
 
 from common.logging import configure_logging
+from common.tokens import load_or_create_private_key
+from common.workers import serving_processes, supervise
 from waitroom.config import Settings
-from waitroom.server import serve
+from waitroom.server import serve, serve_worker
 
 
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(serve(settings))
+    count = serving_processes(settings.waitroom_serving_processes)
+    if count == 1:
+        asyncio.run(serve(settings))
+        return
+    if settings.waitroom_signing_key is None:
+        # made once here, or each worker would make a key of its own
+        load_or_create_private_key(settings.waitroom_signing_key_file)
+    grace = settings.grpc_grace_seconds + settings.queue_shutdown_timeout.total_seconds() + 5
+    sys.exit(supervise(serve_worker, count, grace))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ class Settings(CommonSettings):
     queue_outbox_batch: int = Field(2000, ge=1)
     queue_processor_enabled: bool = True
 
+    # Processes serving the gRPC port together (SO_REUSEPORT), each with its own processor,
+    # relay and consumer: 0 means one per CPU core. In Kubernetes, 1 per pod.
+    waitroom_serving_processes: int = Field(0, ge=0)
     waitroom_grpc_port: int = 50051
     waitroom_metrics_port: int = 9101
     waitroom_admin_token: SecretStr | None = None

@@ -25,7 +25,7 @@ class OutcomeStore(Protocol):
         self, event_id: str, token: str, status: Status, message_id: str, now_ms: int
     ) -> str: ...
 
-    async def sold_out(self, event_id: str, now_ms: int, limit: int = 1000) -> int: ...
+    async def sold_out(self, event_id: str) -> None: ...
 
 
 class WaitroomHandlers:
@@ -37,8 +37,7 @@ class WaitroomHandlers:
         if record.topic == topics.EVENT_SOLD_OUT:
             sold_out = parse(record.value, events_pb2.EventSoldOut())
             event_id = _checked(validate_id, "event_id", sold_out.event_id)
-            while await self._store.sold_out(event_id, self._now()):
-                pass
+            await self._store.sold_out(event_id)
             return
         message: events_pb2.CheckoutCompleted | events_pb2.CheckoutCancelled
         if record.topic == topics.CHECKOUT_COMPLETED:

@@ -21,13 +21,18 @@ class WaitroomMetrics:
             registry=registry,
         )
         self.queue_length = Gauge(
-            "waitroom_queue_length", "People waiting in line", ["event_id"], registry=registry
+            "waitroom_queue_length",
+            "People waiting in line",
+            ["event_id"],
+            registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.processing = Gauge(
             "waitroom_processing",
             "People admitted and holding a slot",
             ["event_id"],
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.relayed = Counter(
             "waitroom_outbox_relayed",

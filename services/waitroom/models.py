@@ -87,7 +87,6 @@ class JoinOutcome:
 class SessionRecord:
     status: Status
     user_id: str
-    joined_at_ms: int
     admitted_at_ms: int
     expires_at_ms: int
     checkout_token: str

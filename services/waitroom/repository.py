@@ -1,5 +1,6 @@
 """The only module that talks to Redis: the waitroom's keys, scripts and outbox."""
 
+import zlib
 from importlib import resources
 from typing import Any
 
@@ -19,6 +20,9 @@ EVENTS_KEY = "waitroom:events"
 SEEN_TTL_S = 7 * 24 * 3600  # how long a consumed message_id is remembered
 RATE_BUCKET_MS = 10_000
 RATE_BUCKETS = 6
+LOTTERY_PLACES = 2**40  # lottery places lie below this; see lua/lib.lua
+USER_BUCKETS = 16384
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 def key(event_id: str, suffix: str) -> str:
@@ -26,13 +30,24 @@ def key(event_id: str, suffix: str) -> str:
     return f"waitroom:{{{event_id}}}:{suffix}"
 
 
-def session_prefix(event_id: str) -> str:
-    return key(event_id, "session:")
+def prefix(event_id: str) -> str:
+    return key(event_id, "")
+
+
+def token_bucket(token: str) -> int:
+    """The first 14 bits of a base64url token, as lua/lib.lua computes them."""
+    high, mid, low = (max(_B64.find(c), 0) for c in token[:3])
+    return (high * 4096 + mid * 64 + low) // 16
+
+
+def user_bucket(user_id: str) -> int:
+    return zlib.crc32(user_id.encode()) % USER_BUCKETS
 
 
 def _script(redis: Redis, name: str) -> Any:
+    lua = resources.files("waitroom").joinpath("lua")
     return redis.register_script(
-        resources.files("waitroom").joinpath(f"lua/{name}.lua").read_text()
+        lua.joinpath("lib.lua").read_text() + lua.joinpath(f"{name}.lua").read_text()
     )
 
 
@@ -102,17 +117,17 @@ class WaitroomRepository:
     async def get_event(self, event_id: str) -> EventView | None:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(key(event_id, "config"))
-            pipe.zcard(key(event_id, "queue"))
             pipe.zcard(key(event_id, "processing"))
-            raw, queued, processing = await pipe.execute()
+            raw, processing = await pipe.execute()
         if not raw:
             return None
+        sold_out = raw.get("sold_out") == "1"
         return EventView(
             _config(event_id, raw),
-            queued,
+            0 if sold_out else _int(raw.get("waiting")),
             processing,
             _int(raw.get("admitted_total")),
-            raw.get("sold_out") == "1",
+            sold_out,
         )
 
     # --- sessions -----------------------------------------------------------------------
@@ -123,12 +138,12 @@ class WaitroomRepository:
         """Returns the outcome, or 'not_found' / the event's state when it takes no joins."""
         keys = [
             key(event_id, "config"),
-            key(event_id, "queue"),
-            key(event_id, f"user:{user_id}"),
+            key(event_id, f"users:{user_bucket(user_id)}"),
             key(event_id, "outbox"),
-            key(event_id, f"session:{token}"),
+            key(event_id, f"wait:{token_bucket(token)}"),
         ]
-        args = [token, user_id, now_ms, ttl_s, repr(lottery), session_prefix(event_id)]
+        place = int(lottery * LOTTERY_PLACES)
+        args = [token, user_id, now_ms, ttl_s, place, prefix(event_id)]
         reply = await self._join(keys=keys, args=args)
         if reply[0] not in ("new", "existing"):
             return str(reply[-1])
@@ -146,19 +161,18 @@ class WaitroomRepository:
     ) -> SessionRecord | None:
         keys = [
             key(event_id, f"session:{token}"),
-            key(event_id, "queue"),
+            key(event_id, f"wait:{token_bucket(token)}"),
             key(event_id, "config"),
             key(event_id, "admits"),
         ]
-        reply = await self._status(keys=keys, args=[token, ttl_s, key(event_id, "user:")])
+        reply = await self._status(keys=keys, args=[token, ttl_s, now_ms, prefix(event_id)])
         if not reply:
             return None
-        (status, user_id, joined, admitted, expires, signed), rank, length, config, flat = reply
+        (status, user_id, admitted, expires, signed), rank, length, config, flat = reply
         recent, window = _recent_admissions(dict(zip(flat[::2], flat[1::2], strict=True)), now_ms)
         return SessionRecord(
             status=Status(status),
             user_id=user_id or "",
-            joined_at_ms=_int(joined),
             admitted_at_ms=_int(admitted),
             expires_at_ms=_int(expires),
             checkout_token=signed or "",
@@ -170,15 +184,20 @@ class WaitroomRepository:
             rate_window_ms=window,
         )
 
-    async def leave(self, event_id: str, token: str, now_ms: int) -> str:
-        keys = [key(event_id, f"session:{token}"), key(event_id, "queue"), key(event_id, "outbox")]
-        return str(await self._leave(keys=keys, args=[token, now_ms]))
+    async def leave(self, event_id: str, token: str, now_ms: int, ttl_s: int) -> str:
+        keys = [
+            key(event_id, f"session:{token}"),
+            key(event_id, f"wait:{token_bucket(token)}"),
+            key(event_id, "config"),
+            key(event_id, "outbox"),
+        ]
+        return str(await self._leave(keys=keys, args=[token, now_ms, ttl_s, prefix(event_id)]))
 
     # --- the processor ------------------------------------------------------------------
 
     async def admit(self, event_id: str, cycle_id: str, now_ms: int, ttl_s: int) -> AdmissionResult:
-        keys = [key(event_id, s) for s in ("config", "queue", "processing", "outbox", "admits")]
-        args = [now_ms, cycle_id, session_prefix(event_id), ttl_s, key(event_id, "user:")]
+        keys = [key(event_id, s) for s in ("config", "processing", "outbox", "admits")]
+        args = [now_ms, cycle_id, prefix(event_id), ttl_s]
         reply = await self._admit(keys=keys, args=args)
         admitted, reaped, queued, processing, duplicate = (int(v) for v in reply)
         return AdmissionResult(admitted, reaped, queued, processing, bool(duplicate))
@@ -201,10 +220,9 @@ class WaitroomRepository:
         ]
         return str(await self._finish(keys=keys, args=[token, status.value, now_ms, SEEN_TTL_S]))
 
-    async def sold_out(self, event_id: str, now_ms: int, limit: int = 1000) -> int:
-        """Marks the event sold out and up to `limit` queued sessions; returns how many remain."""
-        keys = [key(event_id, "config"), key(event_id, "queue")]
-        return int(await self._sold_out(keys=keys, args=[now_ms, session_prefix(event_id), limit]))
+    async def sold_out(self, event_id: str) -> None:
+        """Stops admission; everyone still in line reads SOLD_OUT from now on."""
+        await self._sold_out(keys=[key(event_id, "config")])
 
 
 def _recent_admissions(buckets: dict[str, str], now_ms: int) -> tuple[int, int]:

@@ -6,15 +6,18 @@ import os
 import socket
 
 from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from common.consumer import ConsumerMetrics, EventConsumer
 from common.grpc_server import Health, create_server
 from common.http import HttpServer
 from common.kafka import Publisher, Record
 from common.lifecycle import ServiceProcess, now_ms, run_until_signal
+from common.logging import configure_logging
 from common.outbox import OutboxRelay, OutboxStream
 from common.redis_client import connect
 from common.tokens import TokenSigner, load_or_create_private_key, load_private_key, load_public_key
+from common.workers import die_with_parent
 from waitroom.config import Settings
 from waitroom.consumer import TOPICS, WaitroomHandlers
 from waitroom.metrics import WaitroomMetrics
@@ -45,7 +48,13 @@ class WaitroomServer(ServiceProcess):
 
     name = "waitroom"
 
-    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: CollectorRegistry | None = None,
+        worker: int | None = None,
+    ) -> None:
+        """worker: this process's index among several serving one port, or None if alone."""
         self.settings = settings
         admin_token = settings.admin_token()  # refuses to start off loopback without one
         instance = settings.waitroom_instance_id or f"{socket.gethostname()}-{os.getpid()}"
@@ -101,7 +110,7 @@ class WaitroomServer(ServiceProcess):
             offset_reset=settings.kafka_offset_reset,
         )
         health = Health(SERVICE_NAMES)
-        grpc_server = create_server(health, SERVICE_NAMES, reuse_port=False)
+        grpc_server = create_server(health, SERVICE_NAMES, reuse_port=worker is not None)
         waitroom_pb2_grpc.add_WaitroomServiceServicer_to_server(
             WaitroomServicer(
                 QueueService(self.repository, self.signer, defaults, now_ms),
@@ -115,9 +124,9 @@ class WaitroomServer(ServiceProcess):
             grpc_server,
         )
         http = HttpServer(
-            self.registry,
+            self.registry if worker is None else workers_registry(),
             settings.grpc_host,
-            settings.waitroom_metrics_port,
+            settings.waitroom_metrics_port if worker in (None, 0) else None,
             {"/.well-known/jwks.json": self.signer.jwks},
         )
         super().__init__(
@@ -155,5 +164,20 @@ class WaitroomServer(ServiceProcess):
         await self.redis.aclose()
 
 
-async def serve(settings: Settings) -> None:
-    await run_until_signal(WaitroomServer(settings))
+def workers_registry() -> CollectorRegistry:
+    """The metrics of every serving process, summed from prometheus_client's shared files."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+async def serve(settings: Settings, worker: int | None = None) -> None:
+    await run_until_signal(WaitroomServer(settings, worker=worker))
+
+
+def serve_worker(index: int) -> None:
+    """One of several processes serving one port (spawned by `python -m waitroom`)."""
+    die_with_parent()
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(serve(settings, worker=index))

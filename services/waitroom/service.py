@@ -36,7 +36,7 @@ class Store(Protocol):
         self, event_id: str, token: str, now_ms: int, ttl_s: int
     ) -> SessionRecord | None: ...
 
-    async def leave(self, event_id: str, token: str, now_ms: int) -> str: ...
+    async def leave(self, event_id: str, token: str, now_ms: int, ttl_s: int) -> str: ...
 
     async def create_event(self, config: EventConfig, now_ms: int) -> bool: ...
 
@@ -152,7 +152,9 @@ class QueueService:
 
     async def leave(self, session_id: str) -> Status:
         event_id, token = parse_session_id(session_id)
-        outcome = await self._store.leave(event_id, token, self._now())
+        outcome = await self._store.leave(
+            event_id, token, self._now(), self._defaults.session_ttl_seconds
+        )
         if outcome == "not_found":
             raise NotFoundError("session not found")
         status = Status(outcome)

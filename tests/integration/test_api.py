@@ -84,7 +84,7 @@ async def test_bad_joins_get_a_clear_status_and_change_nothing(
         await stub.JoinQueue(pb.JoinQueueRequest(user_id=user_id, event_id=target))
     assert error.value.code() == code
     assert error.value.details()
-    assert await redis.zcard(f"waitroom:{{{event_id}}}:queue") == 0
+    assert await redis.hget(f"waitroom:{{{event_id}}}:config", "waiting") == "0"
 
 
 @pytest.mark.parametrize(

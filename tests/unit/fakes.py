@@ -27,7 +27,7 @@ class FakeQueueStore:
     async def session(self, event_id, token, now_ms, ttl_s):
         return self.sessions.get(token)
 
-    async def leave(self, event_id, token, now_ms):
+    async def leave(self, event_id, token, now_ms, ttl_s):
         record = self.sessions.get(token)
         return "not_found" if record is None else record.status.value
 
@@ -36,7 +36,6 @@ def record(status=Status.QUEUED, rank=9, recent=0, window=0, token="", opens_at=
     return SessionRecord(
         status=status,
         user_id="user1",
-        joined_at_ms=1_000,
         admitted_at_ms=5_000,
         expires_at_ms=905_000,
         checkout_token=token,

@@ -1,36 +1,52 @@
--- Joins the queue, or returns the user's live session. One round trip, idempotent.
--- KEYS: config, queue, user, outbox, new session
--- ARGV: token, user_id, now_ms, session_ttl_s, lottery_score, session_key_prefix
-local cfg = redis.call('HMGET', KEYS[1], 'state', 'opens_at', 'sold_out')
+-- Joins the line, or returns the user's live session. One round trip, idempotent.
+-- KEYS: config, users bucket, outbox, wait bucket of the new token
+-- ARGV: token, user_id, now_ms, session_ttl_s, lottery place, key prefix
+local cfg = redis.call('HMGET', KEYS[1], 'state', 'opens_at', 'sold_out', 'waiting')
 if not cfg[1] then return {'not_found'} end
 if cfg[1] ~= 'open' then return {'state', cfg[1]} end
 if cfg[3] == '1' then return {'state', 'sold out'} end
 local opens_at = tonumber(cfg[2])
 local now = tonumber(ARGV[3])
+local now_s = math.floor(now / 1000)
+local ttl = tonumber(ARGV[4])
+local prefix = ARGV[6]
 
-local existing = redis.call('GET', KEYS[3])
+local existing = redis.call('HGET', KEYS[2], ARGV[2])
 if existing then
-  -- the session key shares this event's hash tag, so the slot is the same
-  local status = redis.call('HGET', ARGV[6] .. existing, 'status')
-  if status == 'queued' or status == 'admitted' then
-    local rank = redis.call('ZRANK', KEYS[2], existing)
-    return {'existing', existing, status, rank or -1, redis.call('ZCARD', KEYS[2]), opens_at}
+  -- keys built here carry the event's hash tag, so the slot is the same
+  if redis.call('HGET', prefix .. 'session:' .. existing, 'status') == 'admitted' then
+    return {'existing', existing, 'admitted', -1, tonumber(cfg[4] or 0), opens_at}
+  end
+  local wait_key = prefix .. 'wait:' .. token_bucket(existing)
+  local value = redis.call('HGET', wait_key, existing)
+  if value then
+    local place, seen = parse_record(value)
+    if now_s - seen <= ttl then
+      redis.call('HSET', wait_key, existing, record_of(place, now_s, ARGV[2]))
+      return {'existing', existing, 'queued', rank_of(prefix, place), tonumber(cfg[4] or 0), opens_at}
+    end
   end
 end
 
--- Before opening, a secret random score below 1 places people in a lottery
--- revealed at opening; afterwards the join sequence (1, 2, ...) keeps FIFO.
-local score
+-- Before opening, a secret random place below LOTTERY: the order is drawn, not raced.
+-- Afterwards LOTTERY + the join sequence keeps first come, first served.
+local place
 if now < opens_at then
-  score = ARGV[5]
+  place = tonumber(ARGV[5])
+  while redis.call('HEXISTS', prefix .. 'line:' .. bucket_of(place), string.format('%d', place)) == 1 do
+    place = (place + 1) % LOTTERY
+  end
 else
-  score = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+  place = LOTTERY + redis.call('HINCRBY', KEYS[1], 'seq', 1)
 end
-local ttl = tonumber(ARGV[4])
-redis.call('HSET', KEYS[5], 'status', 'queued', 'user_id', ARGV[2], 'joined_at', now, 'seq', score)
-redis.call('EXPIRE', KEYS[5], ttl)
-redis.call('SET', KEYS[3], ARGV[1], 'EX', ttl)
-redis.call('ZADD', KEYS[2], score, ARGV[1])
-redis.call('XADD', KEYS[4], '*', 'kind', 'joined', 'session', ARGV[1], 'user', ARGV[2], 'at', now)
-local rank = redis.call('ZRANK', KEYS[2], ARGV[1])
-return {'new', ARGV[1], 'queued', rank, redis.call('ZCARD', KEYS[2]), opens_at}
+local b = bucket_of(place)
+redis.call('HSET', prefix .. 'line:' .. b, string.format('%d', place), ARGV[1])
+redis.call('HSET', KEYS[4], ARGV[1], record_of(place, now_s, ARGV[2]))
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+count(prefix, b, 1)
+local waiting = redis.call('HINCRBY', KEYS[1], 'waiting', 1)
+redis.call('XADD', KEYS[3], '*', 'kind', 'joined', 'session', ARGV[1], 'user', ARGV[2], 'at', now)
+-- after the opening a newcomer is last; before it, places are secret
+local rank = -1
+if place >= LOTTERY then rank = waiting - 1 end
+return {'new', ARGV[1], 'queued', rank, waiting, opens_at}

@@ -1,10 +1,16 @@
--- Leaves the queue. Only a queued session can leave; others report their status.
--- KEYS: session, queue, outbox    ARGV: token, now_ms
-local s = redis.call('HMGET', KEYS[1], 'status', 'user_id')
-if not s[1] then return 'not_found' end
-if s[1] ~= 'queued' then return s[1] end
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[1], 'status', 'left', 'ended_at', ARGV[2])
-redis.call('XADD', KEYS[3], '*', 'kind', 'left', 'session', ARGV[1], 'user', s[2],
-  'at', ARGV[2], 'reason', 'left')
+-- Leaves the line. Only a waiting session can leave; others report their status.
+-- KEYS: session, wait bucket, config, outbox    ARGV: token, now_ms, session_ttl_s, key prefix
+local status = redis.call('HGET', KEYS[1], 'status')
+if status then return status end
+local value = redis.call('HGET', KEYS[2], ARGV[1])
+if not value then return 'not_found' end
+local place, seen, user = parse_record(value)
+local now = tonumber(ARGV[2])
+if math.floor(now / 1000) - seen > tonumber(ARGV[3]) then return 'not_found' end
+if redis.call('HGET', KEYS[3], 'sold_out') == '1' then return 'sold_out' end
+unqueue(ARGV[4], ARGV[1], place)
+redis.call('HSET', KEYS[1], 'status', 'left', 'user_id', user, 'ended_at', now)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('XADD', KEYS[4], '*', 'kind', 'left', 'session', ARGV[1], 'user', user,
+  'at', now, 'reason', 'left')
 return 'left'

@@ -1,13 +1,21 @@
--- A session's status in one round trip; polling keeps a waiting session (and the user's
--- pointer to it) alive, so an abandoned one leaves the line after the TTL.
--- KEYS: session, queue, config, admits    ARGV: token, ttl_s, user_key_prefix
-local s = redis.call('HMGET', KEYS[1], 'status', 'user_id', 'joined_at', 'admitted_at',
-  'expires_at', 'token')
-if not s[1] then return false end
-if s[1] == 'queued' then
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-  redis.call('EXPIRE', ARGV[3] .. s[2], ARGV[2])
+-- A session's status in one round trip. Polling marks a waiting person as still there, so an
+-- abandoned place is given up once QUEUE_SESSION_TTL passes without a poll.
+-- KEYS: session, wait bucket, config, admits    ARGV: token, ttl_s, now_ms, key prefix
+local cfg = redis.call('HMGET', KEYS[3], 'opens_at', 'batch_size', 'waiting', 'sold_out')
+local length = tonumber(cfg[3] or 0)
+if cfg[4] == '1' then length = 0 end
+local s = redis.call('HMGET', KEYS[1], 'status', 'user_id', 'admitted_at', 'expires_at', 'token')
+if s[1] then
+  return {s, -1, length, cfg, redis.call('HGETALL', KEYS[4])}
 end
-local cfg = redis.call('HMGET', KEYS[3], 'opens_at', 'batch_size')
-return {s, redis.call('ZRANK', KEYS[2], ARGV[1]) or -1, redis.call('ZCARD', KEYS[2]), cfg,
+local value = redis.call('HGET', KEYS[2], ARGV[1])
+if not value then return false end
+local place, seen, user = parse_record(value)
+local now_s = math.floor(tonumber(ARGV[3]) / 1000)
+if now_s - seen > tonumber(ARGV[2]) then return false end
+if cfg[4] == '1' then
+  return {{'sold_out', user, false, false, false}, -1, length, cfg, {}}
+end
+if now_s > seen then redis.call('HSET', KEYS[2], ARGV[1], record_of(place, now_s, user)) end
+return {{'queued', user, false, false, false}, rank_of(ARGV[4], place), length, cfg,
   redis.call('HGETALL', KEYS[4])}

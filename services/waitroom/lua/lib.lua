@@ -1,0 +1,101 @@
+-- Shared by every waitroom script (prepended when the script is loaded).
+-- The line is stored lean (DESIGN.md invites it): a waiting person is one field in a small
+-- listpack hash of their position bucket (`line:{b}`: place -> token), one in their token
+-- bucket (`wait:{tb}`: token -> "place|last_seen_s|user"), and one in their user bucket
+-- (`users:{ub}`: user -> token). `counts` (people per bucket) and `blocks` (people per 256
+-- buckets) make a position and the head of the line a few reads, whatever the length.
+-- Places before the opening are a random lottery number below LOTTERY; afterwards
+-- LOTTERY + the join sequence.
+local LOTTERY = 1099511627776 -- 2^40
+local LOTTERY_BUCKETS = 16384 -- a lottery bucket spans 2^26 places
+local PER_BUCKET = 64 -- after opening, 64 consecutive joiners share a bucket
+local BLOCK = 256 -- buckets per block
+local B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+local function bucket_of(place)
+  if place < LOTTERY then return math.floor(place / 67108864) end
+  return LOTTERY_BUCKETS + math.floor((place - LOTTERY) / PER_BUCKET)
+end
+
+-- the first 14 bits of a (random, base64url) token: 16384 buckets, as repository.py computes
+local function token_bucket(token)
+  local v = 0
+  for i = 1, 3 do v = v * 64 + (string.find(B64, string.sub(token, i, i), 1, true) or 1) - 1 end
+  return math.floor(v / 16)
+end
+
+local function join_sequence(place)
+  if place < LOTTERY then return tostring(place / LOTTERY) end
+  return string.format('%d', place - LOTTERY)
+end
+
+local function add(key, field, delta)
+  if redis.call('HINCRBY', key, field, delta) == 0 then redis.call('HDEL', key, field) end
+end
+
+local function count(prefix, bucket, delta)
+  add(prefix .. 'counts', bucket, delta)
+  add(prefix .. 'blocks', math.floor(bucket / BLOCK), delta)
+end
+
+-- people waiting in buckets below `bucket`: whole blocks first, then buckets of its block
+local function people_before(prefix, bucket)
+  local block, sum = math.floor(bucket / BLOCK), 0
+  local blocks = redis.call('HGETALL', prefix .. 'blocks')
+  for i = 1, #blocks, 2 do
+    if tonumber(blocks[i]) < block then sum = sum + tonumber(blocks[i + 1]) end
+  end
+  local fields = {}
+  for b = block * BLOCK, bucket - 1 do fields[#fields + 1] = b end
+  if #fields > 0 then
+    for _, n in ipairs(redis.call('HMGET', prefix .. 'counts', unpack(fields))) do
+      if n then sum = sum + tonumber(n) end
+    end
+  end
+  return sum
+end
+
+-- the lowest bucket that holds someone, or nil
+local function head_bucket(prefix)
+  local first
+  local blocks = redis.call('HGETALL', prefix .. 'blocks')
+  for i = 1, #blocks, 2 do
+    local block = tonumber(blocks[i])
+    if tonumber(blocks[i + 1]) > 0 and (not first or block < first) then first = block end
+  end
+  if not first then return nil end
+  local fields = {}
+  for b = first * BLOCK, first * BLOCK + BLOCK - 1 do fields[#fields + 1] = b end
+  for i, n in ipairs(redis.call('HMGET', prefix .. 'counts', unpack(fields))) do
+    if n and tonumber(n) > 0 then return fields[i] end
+  end
+  return nil
+end
+
+local function parse_record(value)
+  local place, seen, user = string.match(value, '^(%d+)|(%d+)|(.*)$')
+  return tonumber(place), tonumber(seen), user
+end
+
+local function record_of(place, seen_s, user)
+  return string.format('%d|%d|%s', place, seen_s, user)
+end
+
+-- 0-based place in line: everyone in earlier buckets plus those ahead in the same bucket
+local function rank_of(prefix, place)
+  local b = bucket_of(place)
+  local rank = people_before(prefix, b)
+  for _, field in ipairs(redis.call('HKEYS', prefix .. 'line:' .. b)) do
+    if tonumber(field) < place then rank = rank + 1 end
+  end
+  return rank
+end
+
+-- takes a waiting person out of the line structures (not their session)
+local function unqueue(prefix, token, place)
+  local b = bucket_of(place)
+  redis.call('HDEL', prefix .. 'line:' .. b, string.format('%d', place))
+  redis.call('HDEL', prefix .. 'wait:' .. token_bucket(token), token)
+  count(prefix, b, -1)
+  redis.call('HINCRBY', prefix .. 'config', 'waiting', -1)
+end
