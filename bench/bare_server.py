@@ -1,15 +1,18 @@
 """The baseline: the waitroom's gRPC API served the way the waitroom serves it, doing nothing.
 
-Same Python, same grpc.aio server built by common.grpc_server, same event loop, one process:
-the difference to the waitroom is exactly the waitroom's own work.
+Same Python, same grpc.aio server built by common.grpc_server, same event loop and the same
+number of serving processes (`python -m bench.bare_server PORT [PROCESSES]`, SO_REUSEPORT when
+several): the difference to the waitroom is exactly the waitroom's own work.
 """
 
 import asyncio
 import sys
+from functools import partial
 
 import grpc
 
 from common.grpc_server import Health, bind, create_server
+from common.workers import die_with_parent, supervise
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 
@@ -28,9 +31,9 @@ class Bare(pb_grpc.WaitroomServiceServicer):
         return pb.GetQueueStatusResponse()
 
 
-async def main(port: int) -> None:
+async def serve(port: int, shared: bool) -> None:
     health = Health(NAMES)
-    server = create_server(health, NAMES, reuse_port=False)
+    server = create_server(health, NAMES, reuse_port=shared)
     pb_grpc.add_WaitroomServiceServicer_to_server(Bare(), server)
     bind(server, "127.0.0.1", port)
     await server.start()
@@ -39,5 +42,20 @@ async def main(port: int) -> None:
     await server.wait_for_termination()
 
 
+def worker(port: int, _index: int) -> None:
+    die_with_parent()
+    asyncio.run(serve(port, shared=True))
+
+
+def main(port: int, processes: int) -> int:
+    if processes <= 1:
+        asyncio.run(serve(port, shared=False))
+        return 0
+    # spawned workers find the function by its module's import name, never by __main__
+    from bench import bare_server
+
+    return supervise(partial(bare_server.worker, port), processes, grace=5)
+
+
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1])))
+    sys.exit(main(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1))
