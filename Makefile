@@ -49,11 +49,13 @@ logs: ## follow the services' logs
 run: up ## the stack, a demo event and a flash crowd through it
 	$(PY) -m demo.flash_crowd
 
-bench-quick: up ## gRPC load (ghz) against a bare server, side by side; Redis memory per person
-	infra/tools.sh ghz >/dev/null && $(PY) -m bench.run --quick
+bench-quick: up ## every benchmark, smaller (under three minutes): results in bench/results/
+	infra/tools.sh ghz >/dev/null && $(UV) sync --frozen --quiet --group bench
+	$(PY) -m bench.run --quick
 
-bench: up ## the same, longer, at several concurrencies, with 1,000,000 people in line
-	infra/tools.sh ghz >/dev/null && $(PY) -m bench.run
+bench: up ## gRPC load at 10-200 calls in flight, 100,000 admitted, 1,000,000 people in line
+	infra/tools.sh ghz >/dev/null && $(UV) sync --frozen --quiet --group bench
+	$(PY) -m bench.run
 
 clean: ## remove generated code and local state (not the caches)
 	rm -rf build var

@@ -1,0 +1,63 @@
+"""PNG charts of the gRPC rows: throughput and latency against concurrency, bare vs waitroom."""
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from bench.load import METHODS
+
+SERVERS = (("bare", "tab:gray", "bare server"), ("waitroom", "tab:blue", "waitroom"))
+
+
+def _series(
+    rows: list[dict[str, Any]], method: str, server: str, figure: str
+) -> tuple[list[int], list[float]]:
+    mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["concurrency"])
+    return [r["concurrency"] for r in mine], [r[server][figure] for r in mine]
+
+
+def throughput(rows: list[dict[str, Any]], title: str, path: Path) -> Path:
+    fig, axes = plt.subplots(1, len(METHODS), figsize=(11, 4), sharey=True)
+    for ax, method in zip(axes, METHODS, strict=True):
+        for server, colour, label in SERVERS:
+            x, y = _series(rows, method, server, "rps")
+            ax.plot(x, y, marker="o", color=colour, label=label)
+        ax.set(title=method, xlabel="concurrent calls (ghz -c)", ylim=(0, None))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("calls per second")
+    axes[0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def latency(rows: list[dict[str, Any]], title: str, path: Path) -> Path:
+    fig, axes = plt.subplots(1, len(METHODS), figsize=(11, 4), sharey=True)
+    for ax, method in zip(axes, METHODS, strict=True):
+        for server, colour, label in SERVERS:
+            for figure, style in (("p50_ms", "--"), ("p99_ms", "-")):
+                x, y = _series(rows, method, server, figure)
+                name = f"{label} {figure.removesuffix('_ms')}"
+                ax.plot(x, y, style, marker="o", color=colour, label=name)
+        ax.set(title=method, xlabel="concurrent calls (ghz -c)", ylim=(0, None))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("latency, ms")
+    axes[0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def draw(rows: list[dict[str, Any]], title: str, stem: Path) -> list[Path]:
+    return [
+        throughput(rows, title, stem.with_name(f"{stem.name}-throughput.png")),
+        latency(rows, title, stem.with_name(f"{stem.name}-latency.png")),
+    ]

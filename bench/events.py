@@ -1,0 +1,94 @@
+"""The bench's own events: created, opened and closed through the AdminService, then removed."""
+
+import asyncio
+import os
+import time
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from redis.asyncio import Redis
+
+from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
+from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
+
+ADMIN = (("authorization", f"Bearer {os.environ.get('WAITROOM_ADMIN_TOKEN', 'dev-admin-token')}"),)
+# The longest hold the admin API allows: no hold of a bench event expires while the bench runs.
+DAY = 24 * 3600
+
+
+def _at(ms: int) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromMilliseconds(ms)
+    return stamp
+
+
+class Events:
+    """Admin calls on one waitroom target; every event made goes into `made`, for `remove`."""
+
+    def __init__(self, channel: grpc.aio.Channel, made: list[str]) -> None:
+        self._admin = pb_grpc.AdminServiceStub(channel)
+        self._queue = pb_grpc.WaitroomServiceStub(channel)
+        self.made = made
+
+    async def create(
+        self, event_id: str, room: int, batch: int, tickets: int, opens_in_s: float = 0
+    ) -> None:
+        """An event with `room` checkout slots; with `opens_in_s`, people wait for the opening."""
+        request = pb.CreateEventRequest(
+            event_id=event_id,
+            max_concurrent=room,
+            batch_size=batch,
+            checkout_ttl_seconds=DAY,
+            tickets=tickets,
+        )
+        if opens_in_s:
+            request.opens_at.CopyFrom(_at(int((time.time() + opens_in_s) * 1000)))
+        await self._admin.CreateEvent(request, metadata=ADMIN, timeout=10)
+        self.made.append(event_id)
+
+    async def open_now(self, event_id: str) -> float:
+        """Moves the opening to now; returns the time it took effect."""
+        now = time.time()
+        request = pb.UpdateEventRequest(event_id=event_id, opens_at=_at(int(now * 1000)))
+        await self._admin.UpdateEvent(request, metadata=ADMIN, timeout=10)
+        return now
+
+    async def get(self, event_id: str) -> pb.Event:
+        request = pb.GetEventRequest(event_id=event_id)
+        event: pb.Event = await self._admin.GetEvent(request, metadata=ADMIN, timeout=10)
+        return event
+
+    async def join(self, event_id: str, users: list[str]) -> list[str]:
+        """Session ids of `users`, joined concurrently."""
+        replies = await asyncio.gather(
+            *(
+                self._queue.JoinQueue(pb.JoinQueueRequest(user_id=u, event_id=event_id), timeout=30)
+                for u in users
+            )
+        )
+        return [r.session_id for r in replies]
+
+
+async def remove(redis_url: str, event_ids: list[str]) -> int:
+    """Deletes the waitroom's and checkout's keys of the bench's events; returns how many.
+
+    Without its config an event admits no one; the keys go so that no hold of a bench
+    event expires later in a burst of CHECKOUT_EXPIRED while someone else measures.
+    """
+    redis = Redis.from_url(redis_url)
+    removed = 0
+    try:
+        for event_id in event_ids:
+            for service in ("waitroom", "checkout"):
+                await redis.srem(f"{service}:events", event_id)
+                batch: list[bytes] = []
+                async for name in redis.scan_iter(match=f"{service}:{{{event_id}}}:*", count=5000):
+                    batch.append(name)
+                    if len(batch) >= 5000:
+                        removed += await redis.unlink(*batch)
+                        batch = []
+                if batch:
+                    removed += await redis.unlink(*batch)
+    finally:
+        await redis.aclose()
+    return removed

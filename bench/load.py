@@ -1,0 +1,67 @@
+"""gRPC load with ghz: the waitroom beside the bare server, same concurrency and request count."""
+
+from dataclasses import dataclass
+from itertools import count
+from typing import Any
+
+from bench import ghz
+
+METHODS = ("JoinQueue", "GetQueueStatus")
+_runs = count()
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    bare: str
+    waitroom: str
+
+
+@dataclass(frozen=True, slots=True)
+class Data:
+    """What the waitroom is asked: joins to an event that admits one, status of people waiting."""
+
+    join_event: str
+    status_sessions: list[str]
+
+    def load(self, method: str, concurrency: int, requests: int, rps: int = 0) -> ghz.Load:
+        if method == "JoinQueue":  # a user prefix of its own per run: every join is new
+            data = ghz.unique_joins(self.join_event, f"load{next(_runs)}-u")
+        else:
+            data = ghz.statuses(self.status_sessions)
+        return ghz.Load(method, data, concurrency, requests, rps)
+
+
+def pair(
+    targets: Targets, data: Data, method: str, concurrency: int, requests: int
+) -> dict[str, Any]:
+    """One method at one concurrency: the bare server, then the waitroom, and their ratio."""
+    base = ghz.run(targets.bare, data.load(method, concurrency, requests))
+    real = ghz.run(targets.waitroom, data.load(method, concurrency, requests))
+    return {
+        "method": method,
+        "concurrency": concurrency,
+        "requests": requests,
+        "bare": base,
+        "waitroom": real,
+        "ratio": real["rps"] / base["rps"],
+    }
+
+
+Row = dict[str, Any]
+
+
+def levels(targets: Targets, data: Data, concurrencies: list[int], requests: int) -> list[Row]:
+    return [pair(targets, data, m, c, requests) for c in concurrencies for m in METHODS]
+
+
+def pick(rows: list[Row], method: str, concurrency: int) -> Row | None:
+    return next((r for r in rows if (r["method"], r["concurrency"]) == (method, concurrency)), None)
+
+
+def half_peak(target: str, data: Data, rows: list[Row], seconds: float) -> Row:
+    """JoinQueue rate-limited to half the best JoinQueue rate seen: its latency, p99 above all."""
+    peak = max(r["waitroom"]["rps"] for r in rows if r["method"] == "JoinQueue")
+    rps = max(1, int(peak / 2))
+    requests = max(500, int(rps * seconds))
+    result = ghz.run(target, data.load("JoinQueue", 50, requests, rps))
+    return {"peak_rps": peak, "asked_rps": rps, **result}
