@@ -1,17 +1,17 @@
 """The baseline: the waitroom's gRPC API served the way the waitroom serves it, doing nothing.
 
-Same Python, same grpc.aio server built by common.grpc_server, same event loop and the same
+Same Python, same grpc.aio server built by common.grpc_server, same event loop (uvloop) and the same
 number of serving processes (`python -m bench.bare_server PORT [PROCESSES]`, SO_REUSEPORT when
 several): the difference to the waitroom is exactly the waitroom's own work.
 """
 
-import asyncio
 import sys
 from functools import partial
 
 import grpc
 
 from common.grpc_server import Health, bind, create_server
+from common.lifecycle import run
 from common.workers import die_with_parent, supervise
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
@@ -44,12 +44,12 @@ async def serve(port: int, shared: bool) -> None:
 
 def worker(port: int, _index: int) -> None:
     die_with_parent()
-    asyncio.run(serve(port, shared=True))
+    run(serve(port, shared=True))
 
 
 def main(port: int, processes: int) -> int:
     if processes <= 1:
-        asyncio.run(serve(port, shared=False))
+        run(serve(port, shared=False))
         return 0
     # spawned workers find the function by its module's import name, never by __main__
     from bench import bare_server

@@ -4,10 +4,11 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
 
 import grpc
+import uvloop
 
 from common.grpc_server import Health, bind
 from common.http import HttpServer
@@ -19,6 +20,11 @@ class Service(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """Runs a process's main coroutine on uvloop, the faster event loop every service uses."""
+    uvloop.run(main)
 
 
 def now_ms() -> int:

@@ -1,16 +1,15 @@
 """Runs the checkout service: `python -m checkout`."""
 
-import asyncio
-
 from checkout.config import Settings
 from checkout.server import serve
+from common.lifecycle import run
 from common.logging import configure_logging
 
 
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(serve(settings))
+    run(serve(settings))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 """Runs the stats service: `python -m stats`."""
 
-import asyncio
-
+from common.lifecycle import run
 from common.logging import configure_logging
 from stats.config import Settings
 from stats.server import serve
@@ -10,7 +9,7 @@ from stats.server import serve
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(serve(settings))
+    run(serve(settings))
 
 
 if __name__ == "__main__":

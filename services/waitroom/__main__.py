@@ -1,8 +1,8 @@
 """Runs the waitroom service: `python -m waitroom`, on one process or one per core."""
 
-import asyncio
 import sys
 
+from common.lifecycle import run
 from common.logging import configure_logging
 from common.tokens import load_or_create_private_key
 from common.workers import serving_processes, supervise
@@ -15,7 +15,7 @@ def main() -> None:
     configure_logging(settings.log_level, settings.log_format)
     count = serving_processes(settings.waitroom_serving_processes)
     if count == 1:
-        asyncio.run(serve(settings))
+        run(serve(settings))
         return
     if settings.waitroom_signing_key is None:
         # made once here, or each worker would make a key of its own

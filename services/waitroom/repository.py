@@ -6,6 +6,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from common.redis_batch import ScriptBatcher
 from waitroom.models import (
     AdmissionResult,
     EventConfig,
@@ -82,6 +83,7 @@ def config_fields(config: EventConfig) -> dict[str, str | int]:
 class WaitroomRepository:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._batch = ScriptBatcher(redis)
         self._join = _script(redis, "join")
         self._leave = _script(redis, "leave")
         self._status = _script(redis, "status")
@@ -93,6 +95,9 @@ class WaitroomRepository:
         self._sold_out = _script(redis, "sold_out")
 
     async def ping(self) -> bool:
+        """Redis answers; the batched scripts are loaded, so a burst never starts on NOSCRIPT."""
+        for script in (self._join, self._status):
+            await self._redis.script_load(script.script)
         return bool(await self._redis.ping())
 
     # --- events -------------------------------------------------------------------------
@@ -144,7 +149,7 @@ class WaitroomRepository:
         ]
         place = int(lottery * LOTTERY_PLACES)
         args = [token, user_id, now_ms, ttl_s, place, prefix(event_id)]
-        reply = await self._join(keys=keys, args=args)
+        reply = await self._batch.call(self._join, keys, args)
         if reply[0] not in ("new", "existing"):
             return str(reply[-1])
         _, found, status, rank, length, opens_at = reply
@@ -165,7 +170,7 @@ class WaitroomRepository:
             key(event_id, "config"),
             key(event_id, "admits"),
         ]
-        reply = await self._status(keys=keys, args=[token, ttl_s, now_ms, prefix(event_id)])
+        reply = await self._batch.call(self._status, keys, [token, ttl_s, now_ms, prefix(event_id)])
         if not reply:
             return None
         (status, user_id, admitted, expires, signed), rank, length, config, flat = reply

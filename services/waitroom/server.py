@@ -12,7 +12,7 @@ from common.consumer import ConsumerMetrics, EventConsumer
 from common.grpc_server import Health, create_server
 from common.http import HttpServer
 from common.kafka import Publisher, Record
-from common.lifecycle import ServiceProcess, now_ms, run_until_signal
+from common.lifecycle import ServiceProcess, now_ms, run, run_until_signal
 from common.logging import configure_logging
 from common.outbox import OutboxRelay, OutboxStream
 from common.redis_client import connect
@@ -180,4 +180,4 @@ def serve_worker(index: int) -> None:
     die_with_parent()
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(serve(settings, worker=index))
+    run(serve(settings, worker=index))
