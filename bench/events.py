@@ -1,4 +1,4 @@
-"""The bench's own events: created, opened and closed through the AdminService, then removed."""
+"""The bench's own events: created and opened through the AdminService, removed at the end."""
 
 import asyncio
 import os
@@ -8,6 +8,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from redis.asyncio import Redis
 
+from bench import kafka_io
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 
@@ -69,26 +70,37 @@ class Events:
         return [r.session_id for r in replies]
 
 
-async def remove(redis_url: str, event_ids: list[str]) -> int:
-    """Deletes the waitroom's and checkout's keys of the bench's events; returns how many.
-
-    Without its config an event admits no one; the keys go so that no hold of a bench
-    event expires later in a burst of CHECKOUT_EXPIRED while someone else measures.
-    """
+async def remove(redis_url: str, service: str, event_ids: list[str]) -> int:
+    """Deletes one service's keys of the bench's events; returns how many went."""
     redis = Redis.from_url(redis_url)
     removed = 0
     try:
         for event_id in event_ids:
-            for service in ("waitroom", "checkout"):
-                await redis.srem(f"{service}:events", event_id)
-                batch: list[bytes] = []
-                async for name in redis.scan_iter(match=f"{service}:{{{event_id}}}:*", count=5000):
-                    batch.append(name)
-                    if len(batch) >= 5000:
-                        removed += await redis.unlink(*batch)
-                        batch = []
-                if batch:
+            await redis.srem(f"{service}:events", event_id)
+            batch: list[bytes] = []
+            async for name in redis.scan_iter(match=f"{service}:{{{event_id}}}:*", count=5000):
+                batch.append(name)
+                if len(batch) >= 5000:
                     removed += await redis.unlink(*batch)
+                    batch = []
+            if batch:
+                removed += await redis.unlink(*batch)
     finally:
         await redis.aclose()
     return removed
+
+
+async def tidy(redis_url: str, bootstrap: str, made: list[str]) -> None:
+    """Removes the bench's events: the waitroom's keys at once, checkout's once it caught up.
+
+    Without its config an event admits no one. Checkout holds an admitted person only while
+    it knows the event, so its keys go only after it read every QUEUE_READY (else the rest
+    would go to the dead-letter topic); removed, no hold of a bench event expires a day
+    later in a burst of CHECKOUT_EXPIRED while someone else measures.
+    """
+    removed = await remove(redis_url, "waitroom", made)
+    print(f"[bench] removed the waitroom's {removed} keys of the bench's {len(made)} events")
+    while not await kafka_io.caught_up(bootstrap, "checkout", within_s=5):
+        print("[bench] checkout is still reading QUEUE_READY; its keys wait", flush=True)
+    removed = await remove(redis_url, "checkout", made)
+    print(f"[bench] removed checkout's {removed} keys of the bench's events")

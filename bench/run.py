@@ -6,19 +6,21 @@ import os
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import grpc
 from redis.asyncio import Redis
 
-from bench import admission, charts, events, flash, kafka_io, load, report, servers
+from bench import admission, charts, events, flash, load, report, servers
 from bench.memory import per_person
+from bench.phases import Phases
 
 REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 MEMORY_REDIS = "redis://127.0.0.1:6379/14"
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 BARE_PORT, WAITROOM_PORT, METRICS_PORT = 50061, 50071, 9171
+Result = dict[str, Any]
 RESTARTED = "the stack's waitroom (the admitting processor) restarted during admission/flash"
 
 
@@ -68,60 +70,85 @@ async def prepare(target: str, run: str, made: list[str]) -> load.Data:
     return load.Data(f"{run}-join", sessions)
 
 
-def scaled(row: dict[str, Any], bare: servers.Served, room: servers.Served) -> dict[str, Any]:
+def scaled(row: Result, bare: servers.Served, room: servers.Served) -> Result:
     return {**row, "processes": {"bare": bare.processes, "waitroom": room.processes}}
 
 
-def one_process(plan: Plan, run: str, made: list[str]) -> tuple[load.Data, dict[str, Any]]:
-    with (
-        servers.bare(BARE_PORT, 1) as bare,
-        servers.waitroom(WAITROOM_PORT, METRICS_PORT, 1) as room,
-    ):
-        data = asyncio.run(prepare(room.target, run, made))
-        targets = load.Targets(bare.target, room.target)
-        row = load.pair(targets, data, "JoinQueue", plan.scale_concurrency, plan.requests)
-        return data, scaled(row, bare, room)
+@dataclass
+class Bench:
+    """One run: its plan, its id (the prefix of its events), the events made, the clock."""
 
+    plan: Plan
+    processes: int
+    run: str = field(default_factory=lambda: f"bench-{uuid.uuid4().hex[:6]}")
+    made: list[str] = field(default_factory=list)
+    clock: Phases = field(default_factory=Phases)
 
-async def system(target: str, plan: Plan, run: str, made: list[str]) -> dict[str, Any]:
-    """Admission throughput, then the flash crowd, through the bench's own waitroom."""
-    async with grpc.aio.insecure_channel(target) as channel:
-        admin = events.Events(channel, made)
-        admitted = await admission.measure(
-            admin, target, REDIS, KAFKA, f"{run}-admission", plan.admission_people
-        )
-        crowd = await flash.crowd(
-            admin, target, KAFKA, f"{run}-flash", plan.flash_people, plan.flash_concurrency
-        )
-    return {"admission": admitted, "flash": crowd}
+    def one_process(self) -> tuple[load.Data, Result]:
+        plan = self.plan
+        specs = servers.bare(BARE_PORT, 1), servers.waitroom(WAITROOM_PORT, METRICS_PORT, 1)
+        with servers.launched(*specs) as (bare, room), self.clock.phase("JoinQueue, 1 process"):
+            data = asyncio.run(prepare(room.target, self.run, self.made))
+            targets = load.Targets(bare.target, room.target)
+            row = load.pair(targets, data, "JoinQueue", plan.scale_concurrency, plan.requests)
+            return data, scaled(row, bare, room)
 
+    def every_core(self, data: load.Data) -> Result:
+        plan, cores = self.plan, self.processes
+        specs = servers.bare(BARE_PORT, cores), servers.waitroom(WAITROOM_PORT, METRICS_PORT, cores)
+        with servers.launched(*specs) as (bare, room):
+            targets = load.Targets(bare.target, room.target)
+            with self.clock.phase(f"gRPC load with {cores} serving processes"):
+                rows = load.levels(targets, data, plan.concurrencies, plan.requests)
+                half = load.half_peak(room.target, data, rows, plan.half_peak_seconds)
+                many = load.pick(rows, "JoinQueue", plan.scale_concurrency) or load.pair(
+                    targets, data, "JoinQueue", plan.scale_concurrency, plan.requests
+                )
+            admitter = stack_waitroom_pid()
+            result = asyncio.run(self.system(room.target))
+            if stack_waitroom_pid() != admitter:
+                result["warnings"] = [RESTARTED]
+            return {
+                "processes": {"bare": bare.processes, "waitroom": room.processes},
+                "grpc": rows,
+                "half_peak": half,
+                "many": scaled(many, bare, room),
+                **result,
+            }
 
-def every_core(
-    plan: Plan, cores: int, data: load.Data, run: str, made: list[str]
-) -> dict[str, Any]:
-    with (
-        servers.bare(BARE_PORT, cores) as bare,
-        servers.waitroom(WAITROOM_PORT, METRICS_PORT, cores) as room,
-    ):
-        targets = load.Targets(bare.target, room.target)
-        rows = load.levels(targets, data, plan.concurrencies, plan.requests)
-        half = load.half_peak(room.target, data, rows, plan.half_peak_seconds)
-        many = load.pick(rows, "JoinQueue", plan.scale_concurrency) or load.pair(
-            targets, data, "JoinQueue", plan.scale_concurrency, plan.requests
-        )
-        processes = {"bare": bare.processes, "waitroom": room.processes}
-        print(f"[bench] gRPC load done; admission and flash crowd next ({time.ctime()})")
-        admitter = stack_waitroom_pid()
-        result = asyncio.run(system(room.target, plan, run, made))
-        if stack_waitroom_pid() != admitter:
-            result["warnings"] = [RESTARTED]
-    return {
-        "processes": processes,
-        "grpc": rows,
-        "half_peak": half,
-        "many": scaled(many, bare, room),
-        **result,
-    }
+    async def system(self, target: str) -> Result:
+        """Admission throughput, then the flash crowd, through the bench's own waitroom."""
+        plan, run = self.plan, self.run
+        async with grpc.aio.insecure_channel(target) as channel:
+            admin = events.Events(channel, self.made)
+            with self.clock.phase(f"admission of {plan.admission_people} people"):
+                admitted = await admission.measure(
+                    admin, target, REDIS, KAFKA, f"{run}-admission", plan.admission_people
+                )
+            with self.clock.phase(f"flash crowd of {plan.flash_people}"):
+                crowd = await flash.crowd(
+                    admin, target, KAFKA, f"{run}-flash", plan.flash_people, plan.flash_concurrency
+                )
+        return {"admission": admitted, "flash": crowd}
+
+    def measure(self) -> Result:
+        print(f"[bench] {self.run}: {asdict(self.plan)}")
+        try:
+            data, one = self.one_process()
+            measured = self.every_core(data)
+        except BaseException:
+            asyncio.run(memory_and_tidy(0, self.made, grace_s=30))
+            raise
+        people = self.plan.memory_people
+        with self.clock.phase(f"Redis memory with {people} people in line"):
+            memory = asyncio.run(memory_and_tidy(people, self.made, grace_s=30))
+        many = measured.pop("many")
+        return {
+            **measured,
+            "scaling": [one, many],
+            "scaling_speedup": {s: many[s]["rps"] / one[s]["rps"] for s in ("bare", "waitroom")},
+            "redis_memory": memory,
+        }
 
 
 def stack_waitroom_pid() -> str:
@@ -130,13 +157,18 @@ def stack_waitroom_pid() -> str:
     return path.read_text().strip() if path.exists() else ""
 
 
-async def tidy(made: list[str]) -> None:
-    """Removes the bench's events once checkout has read their QUEUE_READY (else keeps them)."""
-    if not await kafka_io.caught_up(KAFKA, "checkout", within_s=120):
-        print(f"[bench] checkout still behind on QUEUE_READY: left events {made} in Redis")
-        return
-    removed = await events.remove(REDIS, made)
-    print(f"[bench] removed {removed} Redis keys of the bench's {len(made)} events")
+async def memory_and_tidy(people: int, made: list[str], grace_s: float) -> dict[str, float]:
+    """Redis memory per person (a database of its own) while the bench's events go.
+
+    With no people (a failed run), only the events go.
+    """
+    tidying = asyncio.create_task(events.tidy(REDIS, KAFKA, made))
+    memory = await per_person(MEMORY_REDIS, people) if people else {}
+    try:
+        await asyncio.wait_for(tidying, grace_s)
+    except TimeoutError:
+        print(f"[bench] left checkout's keys of {made}: their holds expire in a day")
+    return memory
 
 
 async def redis_version() -> str:
@@ -149,29 +181,16 @@ async def redis_version() -> str:
 
 def main() -> int:
     args = parse_args()
-    plan, run = plan_of(args), f"bench-{uuid.uuid4().hex[:6]}"
-    made: list[str] = []
-    stamp, started = time.strftime("%Y%m%d-%H%M%S"), time.monotonic()
-    print(f"[bench] {run}: {asdict(plan)}")
-    try:
-        data, one = one_process(plan, run, made)
-        measured = every_core(plan, args.processes, data, run, made)
-    finally:
-        asyncio.run(tidy(made))
-    print(f"[bench] Redis memory with {plan.memory_people} people in line ({time.ctime()})")
-    memory = asyncio.run(per_person(MEMORY_REDIS, plan.memory_people))
-    many = measured.pop("many")
-    result: dict[str, Any] = {
-        "command": "make bench-quick" if args.quick else "make bench",
+    bench, stamp = Bench(plan_of(args), args.processes), time.strftime("%Y%m%d-%H%M%S")
+    result: Result = {
+        "command": " ".join(["python -m bench.run", *sys.argv[1:]]),
         "stamp": stamp,
-        "plan": asdict(plan),
+        "plan": asdict(bench.plan),
         "machine": report.machine(),
         "versions": report.versions(asyncio.run(redis_version())),
-        **measured,
-        "scaling": [one, many],
-        "scaling_speedup": {s: many[s]["rps"] / one[s]["rps"] for s in ("bare", "waitroom")},
-        "redis_memory": memory,
-        "seconds": time.monotonic() - started,
+        **bench.measure(),
+        "phases_s": bench.clock.seconds,
+        "seconds": round(bench.clock.elapsed()),
     }
     result["targets"] = report.targets(result)
     path = report.write(result, stamp)
@@ -179,7 +198,7 @@ def main() -> int:
     pngs = charts.draw(result["grpc"], title, path.with_suffix(""))
     print("\n" + report.table(result))
     print(f"\nresults: {path.relative_to(report.ROOT)}, charts: {', '.join(p.name for p in pngs)}")
-    print(f"took {result['seconds']:.0f} s")
+    print(f"took {result['seconds']} s")
     return 0
 
 

@@ -8,7 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,29 +48,46 @@ def serving(target: str) -> bool:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class Spec:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    port: int
+    expected: int  # processes it should serve with
+
+
 @contextmanager
-def launched(
-    name: str, command: list[str], env: dict[str, str], port: int, expected: int
-) -> Iterator[Served]:
-    """Starts a server, waits until it serves with `expected` processes (or 5 s), stops it."""
+def launched(*specs: Spec) -> Iterator[list[Served]]:
+    """Starts the servers together, waits until each serves, stops them all at the end."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    target = f"127.0.0.1:{port}"
-    with (LOG_DIR / f"{name}-{port}.log").open("ab") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=log
-        )
+    processes = [start(spec) for spec in specs]
     try:
-        deadline = time.monotonic() + 60
-        while not serving(target):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{name} on {target} did not start; see {log.name}")
-            time.sleep(0.2)
-        settle = time.monotonic() + 5
-        while len(listening_pids(port)) < expected and time.monotonic() < settle:
-            time.sleep(0.2)
-        yield Served(target, len(listening_pids(port)))
+        yield [ready(spec, process) for spec, process in zip(specs, processes, strict=True)]
     finally:
-        stop(process)
+        for process in processes:
+            stop(process)
+
+
+def start(spec: Spec) -> subprocess.Popen[bytes]:
+    with (LOG_DIR / f"{spec.name}-{spec.port}.log").open("ab") as log:
+        return subprocess.Popen(
+            spec.command, cwd=ROOT, env={**os.environ, **spec.env}, stdout=log, stderr=log
+        )
+
+
+def ready(spec: Spec, process: subprocess.Popen[bytes]) -> Served:
+    """Waits until the server answers SERVING with `expected` processes (or 5 s more)."""
+    target = f"127.0.0.1:{spec.port}"
+    deadline = time.monotonic() + 60
+    while not serving(target):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{spec.name} on {target} did not start; see {LOG_DIR}")
+        time.sleep(0.2)
+    settle = time.monotonic() + 5
+    while len(listening_pids(spec.port)) < spec.expected and time.monotonic() < settle:
+        time.sleep(0.2)
+    return Served(target, len(listening_pids(spec.port)))
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -82,12 +99,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def bare(port: int, processes: int) -> AbstractContextManager[Served]:
+def bare(port: int, processes: int) -> Spec:
     command = [sys.executable, "-m", "bench.bare_server", str(port), str(processes)]
-    return launched("bare", command, {}, port, processes)
+    return Spec("bare", command, {}, port, processes)
 
 
-def waitroom(port: int, metrics_port: int, processes: int) -> AbstractContextManager[Served]:
+def waitroom(port: int, metrics_port: int, processes: int) -> Spec:
     """A waitroom of the bench's own: serves the API, relays its outbox, admits no one."""
     env = {
         "WAITROOM_GRPC_PORT": str(port),
@@ -97,6 +114,7 @@ def waitroom(port: int, metrics_port: int, processes: int) -> AbstractContextMan
         "KAFKA_OFFSET_RESET": "latest",
         "WAITROOM_SERVING_PROCESSES": str(processes),
         "LOG_LEVEL": "WARNING",
+        "GRPC_GRACE_SECONDS": "2",
     }
     expected = processes if waitroom_supports_processes() else 1
-    return launched("waitroom", [sys.executable, "-m", "waitroom"], env, port, expected)
+    return Spec("waitroom", [sys.executable, "-m", "waitroom"], env, port, expected)
