@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 
 from bench.load import METHODS
 
@@ -20,16 +21,25 @@ def _series(
     return [r["concurrency"] for r in mine], [r[server][figure] for r in mine]
 
 
+def _frame(ax: Axes, method: str, rows: list[dict[str, Any]]) -> None:
+    """Concurrency on a log axis ticked where it was measured; values from zero."""
+    ax.set(title=method, xlabel="concurrent calls (ghz -c)", xscale="log")
+    ticks = sorted({r["concurrency"] for r in rows})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+
+
 def throughput(rows: list[dict[str, Any]], title: str, path: Path) -> Path:
-    fig, axes = plt.subplots(1, len(METHODS), figsize=(11, 4), sharey=True)
+    fig, axes = plt.subplots(1, len(METHODS), figsize=(11, 4))
     for ax, method in zip(axes, METHODS, strict=True):
         for server, colour, label in SERVERS:
             x, y = _series(rows, method, server, "rps")
             ax.plot(x, y, marker="o", color=colour, label=label)
-        ax.set(title=method, xlabel="concurrent calls (ghz -c)", ylim=(0, None))
-        ax.grid(alpha=0.3)
+        _frame(ax, method, rows)
     axes[0].set_ylabel("calls per second")
-    axes[0].legend()
+    axes[0].legend(fontsize="small")
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -38,17 +48,16 @@ def throughput(rows: list[dict[str, Any]], title: str, path: Path) -> Path:
 
 
 def latency(rows: list[dict[str, Any]], title: str, path: Path) -> Path:
-    fig, axes = plt.subplots(1, len(METHODS), figsize=(11, 4), sharey=True)
+    fig, axes = plt.subplots(1, len(METHODS), figsize=(11, 4))
     for ax, method in zip(axes, METHODS, strict=True):
         for server, colour, label in SERVERS:
             for figure, style in (("p50_ms", "--"), ("p99_ms", "-")):
                 x, y = _series(rows, method, server, figure)
                 name = f"{label} {figure.removesuffix('_ms')}"
                 ax.plot(x, y, style, marker="o", color=colour, label=name)
-        ax.set(title=method, xlabel="concurrent calls (ghz -c)", ylim=(0, None))
-        ax.grid(alpha=0.3)
+        _frame(ax, method, rows)
     axes[0].set_ylabel("latency, ms")
-    axes[0].legend()
+    axes[0].legend(fontsize="small")
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

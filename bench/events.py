@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import sys
 import time
 
 import grpc
@@ -12,6 +13,8 @@ from bench import kafka_io
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 
+REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 ADMIN = (("authorization", f"Bearer {os.environ.get('WAITROOM_ADMIN_TOKEN', 'dev-admin-token')}"),)
 # The longest hold the admin API allows: no hold of a bench event expires while the bench runs.
 DAY = 24 * 3600
@@ -104,3 +107,7 @@ async def tidy(redis_url: str, bootstrap: str, made: list[str]) -> None:
         print("[bench] checkout is still reading QUEUE_READY; its keys wait", flush=True)
     removed = await remove(redis_url, "checkout", made)
     print(f"[bench] removed checkout's {removed} keys of the bench's events")
+
+
+if __name__ == "__main__":  # events a bench run left: python -m bench.events EVENT_ID...
+    asyncio.run(tidy(REDIS, KAFKA, sys.argv[1:]))
