@@ -58,6 +58,8 @@ async def timed(
         admitted, now = int(admitted_raw or 0), time.time()
         first = first or (now if admitted else 0.0)
         if admitted >= people and not waiting:
+            if admitted != people:
+                raise AssertionError(f"admission: {admitted} admitted of {people} in line")
             return {"first_admission_s": first - opened, "all_acknowledged_s": now - opened}
         if now - opened > within_s:
             raise AssertionError(f"admission: {admitted} of {people} admitted, {waiting} unsent")
