@@ -115,7 +115,8 @@ async def plain_producer(bootstrap: str, count: int, value_size: int) -> dict[st
     )
     await producer.start()
     run = uuid.uuid4().hex
-    pad = "x" * max(0, value_size - 60)
+    bare = len(json.dumps({"message_id": f"{run}-{0:09d}", "pad": ""}))
+    pad = "x" * max(0, value_size - bare)
     try:
         started = time.perf_counter()
         pending = []

@@ -4,6 +4,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -29,14 +30,24 @@ def machine() -> dict[str, Any]:
 def versions(redis_version: str) -> dict[str, str]:
     jars = sorted((ROOT / ".cache/kafka/libs").glob("kafka_2.13-*.jar"))
     kafka = jars[0].name.removeprefix("kafka_2.13-").removesuffix(".jar") if jars else "unknown"
-    ghz = subprocess.run([str(GHZ), "--version"], capture_output=True, text=True, check=False)
     return {
         "python": platform.python_version(),
         **{name: metadata.version(name) for name in ("grpcio", "protobuf", "aiokafka", "redis")},
         "redis_server": redis_version,
         "kafka": kafka,
-        "ghz": ghz.stdout.strip() or ghz.stderr.strip(),
+        "ghz": _module_version(GHZ),
     }
+
+
+def _module_version(binary: Path) -> str:
+    """The module version a `go install`ed binary was built from (its own --version says dev)."""
+    go = shutil.which("go") or "/usr/local/go/bin/go"
+    try:
+        out = subprocess.run([go, "version", "-m", str(binary)], capture_output=True, text=True)
+    except OSError:
+        return "unknown"
+    found = re.search(r"^\s*mod\s+\S+\s+(\S+)", out.stdout, re.MULTILINE)
+    return found.group(1) if found else "unknown"
 
 
 def _target(
