@@ -1,8 +1,8 @@
 """A flash crowd end to end: everyone joins at once through ghz, everyone's QUEUE_READY is read.
 
 The event is open with room for the whole crowd, so the queue processor admits people
-while others are still joining. The clock runs from the first join to the last QUEUE_READY
-that Kafka appended (its record timestamp) and to the moment the bench had read it.
+while others are still joining. The clock runs from the first join to the timestamp of the
+last QUEUE_READY (set when the relay sent it) and to the moment the bench had read it.
 """
 
 import asyncio
