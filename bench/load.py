@@ -1,13 +1,12 @@
 """gRPC load with ghz: the waitroom beside the bare server, same concurrency and request count."""
 
+import uuid
 from dataclasses import dataclass
-from itertools import count
 from typing import Any
 
 from bench import ghz
 
 METHODS = ("JoinQueue", "GetQueueStatus")
-_runs = count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +24,7 @@ class Data:
 
     def load(self, method: str, concurrency: int, requests: int, rps: int = 0) -> ghz.Load:
         if method == "JoinQueue":  # a user prefix of its own per run: every join is new
-            data = ghz.unique_joins(self.join_event, f"load{next(_runs)}-u")
+            data = ghz.unique_joins(self.join_event, f"u{uuid.uuid4().hex[:6]}-")
         else:
             data = ghz.statuses(self.status_sessions)
         return ghz.Load(method, data, concurrency, requests, rps)
