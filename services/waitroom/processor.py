@@ -2,6 +2,7 @@
 
 import asyncio
 import functools
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -13,13 +14,15 @@ from waitroom.metrics import WaitroomMetrics
 from waitroom.models import AdmissionResult
 
 logger = logging.getLogger(__name__)
+# People per admission step: a big batch is several short scripts, so Redis never stalls.
+ADMIT_STEP = 1000
 
 
 class AdmissionStore(Protocol):
     async def event_ids(self) -> list[str]: ...
 
     async def admit(
-        self, event_id: str, cycle_id: str, now_ms: int, ttl_s: int
+        self, event_id: str, step_id: str, now_ms: int, ttl_s: int, already: int, limit: int
     ) -> AdmissionResult: ...
 
 
@@ -147,11 +150,34 @@ class QueueProcessor:
             return []
 
     async def _admit(self, event_id: str, cycle_id: str) -> int:
+        """Admits the event's batch in steps of ADMIT_STEP; the relay starts after the first."""
         started = time.monotonic()
+        admitted = 0
+        for step in itertools.count():
+            result = await self._admit_step(event_id, f"{cycle_id}.{step}", admitted)
+            if result is None:
+                break
+            self._record(event_id, result)
+            admitted += result.admitted
+            if result.admitted:
+                self._relay_wanted.set()
+            if result.admitted < ADMIT_STEP:
+                break
+        self._metrics.event_cycle_seconds.labels(event_id).observe(time.monotonic() - started)
+        return admitted
+
+    async def _admit_step(
+        self, event_id: str, step_id: str, already: int
+    ) -> AdmissionResult | None:
         try:
-            result = await with_retries(
+            return await with_retries(
                 lambda: self._store.admit(
-                    event_id, cycle_id, self._now(), self._config.session_ttl_seconds
+                    event_id,
+                    step_id,
+                    self._now(),
+                    self._config.session_ttl_seconds,
+                    already,
+                    ADMIT_STEP,
                 ),
                 attempts=self._config.retry_attempts,
                 base_delay=self._config.retry_delay,
@@ -160,10 +186,7 @@ class QueueProcessor:
         except Exception:
             logger.exception("admission failed for event %s; skipped this cycle", event_id)
             self._count_error(event_id, "admit")
-            return 0
-        self._record(event_id, result)
-        self._metrics.event_cycle_seconds.labels(event_id).observe(time.monotonic() - started)
-        return result.admitted
+            return None
 
     def _record(self, event_id: str, result: AdmissionResult) -> None:
         self._metrics.admitted.labels(event_id).inc(result.admitted)

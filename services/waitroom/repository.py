@@ -23,6 +23,7 @@ RATE_BUCKET_MS = 10_000
 RATE_BUCKETS = 6
 LOTTERY_PLACES = 2**40  # lottery places lie below this; see lua/lib.lua
 USER_BUCKETS = 16384
+ADMIT_STEP = 1000  # people per admission script call: keeps each call to a few milliseconds
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
@@ -200,9 +201,18 @@ class WaitroomRepository:
 
     # --- the processor ------------------------------------------------------------------
 
-    async def admit(self, event_id: str, cycle_id: str, now_ms: int, ttl_s: int) -> AdmissionResult:
+    async def admit(
+        self,
+        event_id: str,
+        step_id: str,
+        now_ms: int,
+        ttl_s: int,
+        already: int = 0,
+        limit: int = ADMIT_STEP,
+    ) -> AdmissionResult:
+        """One step of a cycle: at most `limit` more people, `already` admitted in this cycle."""
         keys = [key(event_id, s) for s in ("config", "processing", "outbox", "admits")]
-        args = [now_ms, cycle_id, prefix(event_id), ttl_s]
+        args = [now_ms, step_id, prefix(event_id), ttl_s, already, limit]
         reply = await self._admit(keys=keys, args=args)
         admitted, reaped, queued, processing, duplicate = (int(v) for v in reply)
         return AdmissionResult(admitted, reaped, queued, processing, bool(duplicate))

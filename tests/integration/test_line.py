@@ -105,3 +105,25 @@ async def test_every_random_token_is_found_again_by_the_scripts(redis, event_id)
         f"waitroom:{{{event_id}}}:outbox", "test", 1000, 60_000
     )
     assert [e.fields["session"] for e in entries if e.kind == "ready"] == people
+
+
+async def test_a_big_batch_is_admitted_in_short_steps_that_keep_to_the_batch(redis, event_id):
+    repo = WaitroomRepository(redis)
+    now = int(time.time() * 1000)
+    await open_event(repo, event_id, now, max_concurrent=1000, batch=250)
+    people = [token(n) for n in range(300)]
+    for n, t in enumerate(people):
+        await repo.join(event_id, f"u{n}", t, now, 3600, 0.5)
+    steps, already = [], 0
+    for step in range(4):
+        result = await repo.admit(event_id, f"c1.{step}", now, 3600, already=already, limit=100)
+        steps.append(result.admitted)
+        already += result.admitted
+    await repo.join(event_id, "late", token(999), now, 3600, 0.5)
+    # redis-py may send a call again when its reply was lost: the same step admits no one
+    retried = await repo.admit(event_id, "c1.3", now, 3600, already=250, limit=100)
+    assert (steps, retried.admitted, retried.duplicate_cycle) == ([100, 100, 50, 0], 0, True)
+    entries = await OutboxStream(redis).read(
+        f"waitroom:{{{event_id}}}:outbox", "test", 1000, 60_000
+    )
+    assert [e.fields["session"] for e in entries if e.kind == "ready"] == people[:250]

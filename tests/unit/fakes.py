@@ -93,7 +93,7 @@ class FakeAdmissionStore:
     async def event_ids(self):
         return self.events
 
-    async def admit(self, event_id, cycle_id, now_ms, ttl_s):
+    async def admit(self, event_id, cycle_id, now_ms, ttl_s, already=0, limit=1000):
         self.calls.append((event_id, cycle_id))
         if event_id in self.failing:
             raise ConnectionError("redis hiccup")

@@ -1,9 +1,10 @@
--- One admission cycle of one event, atomic: reap holds past their deadline, compute free
--- slots, take at most min(free, batch) people from the head of the line in order, mark them
--- admitted, put them in `processing` scored by their deadline, and record each in the outbox
--- for the relay. A repeated cycle id (a retried call) is a no-op.
+-- One step of an admission cycle of one event, atomic: reap holds past their deadline,
+-- compute free slots, take at most min(free, batch - already, limit) people from the head of
+-- the line in order, mark them admitted, put them in `processing` scored by their deadline,
+-- and record each in the outbox for the relay. `limit` keeps one call short, so Redis never
+-- stalls on a big batch. A repeated step id (a retried call) is a no-op.
 -- KEYS: config, processing, outbox, admissions-per-10s
--- ARGV: now_ms, cycle_id, key prefix, session_ttl_s
+-- ARGV: now_ms, step_id, key prefix, session_ttl_s, already admitted this cycle, limit
 local now = tonumber(ARGV[1])
 local prefix = ARGV[3]
 local session_ttl = tonumber(ARGV[4])
@@ -31,7 +32,8 @@ if cfg[1] ~= 'open' or now < tonumber(cfg[2]) or cfg[7] == '1' then
   return {0, reaped, waiting(), processing, 0}
 end
 
-local want = math.min(tonumber(cfg[3]) - processing, tonumber(cfg[4]))
+local want = math.min(tonumber(cfg[3]) - processing, tonumber(cfg[4]) - tonumber(ARGV[5]),
+  tonumber(ARGV[6]))
 local ttl_ms = tonumber(cfg[5]) * 1000
 local keep_s = tonumber(cfg[5]) + session_ttl
 local now_s = math.floor(now / 1000)
@@ -49,23 +51,12 @@ local function admit(token, place, user)
   admitted = admitted + 1
 end
 
-while admitted < want and waiting() > 0 do
-  local b = head_bucket(prefix)
-  if not b then
-    -- counted as waiting, but no bucket holds anyone: mend the count rather than loop
-    redis.call('HSET', KEYS[1], 'waiting', 0)
-    break
-  end
+-- takes people from bucket b in order; false if the bucket held no one
+local function take(b)
   local flat = redis.call('HGETALL', prefix .. 'line:' .. b)
   local head = {}
   for i = 1, #flat, 2 do head[#head + 1] = {tonumber(flat[i]), flat[i + 1]} end
   table.sort(head, function(x, y) return x[1] < y[1] end)
-  if #head == 0 then
-    -- counted, but the bucket holds no one: mend the counts rather than loop forever
-    local stray = tonumber(redis.call('HGET', prefix .. 'counts', b) or 0)
-    count(prefix, b, -stray)
-    redis.call('HINCRBY', KEYS[1], 'waiting', -stray)
-  end
   for _, entry in ipairs(head) do
     if admitted >= want then break end
     local place, token = entry[1], entry[2]
@@ -81,6 +72,34 @@ while admitted < want and waiting() > 0 do
           'at', now, 'reason', 'ttl')
       end
     end
+  end
+  return #head > 0
+end
+
+while admitted < want and waiting() > 0 do
+  local block = head_block(prefix)
+  if not block then
+    -- counted as waiting, but no bucket holds anyone: mend the count rather than loop
+    redis.call('HSET', KEYS[1], 'waiting', 0)
+    break
+  end
+  local found = false
+  local buckets, counts = block_counts(prefix, block)
+  for i, n in ipairs(counts) do
+    if admitted >= want then break end
+    if n and tonumber(n) > 0 then
+      if take(buckets[i]) then
+        found = true
+      else
+        -- counted, but the bucket holds no one: mend the counts rather than loop forever
+        count(prefix, buckets[i], -tonumber(n))
+        redis.call('HINCRBY', KEYS[1], 'waiting', -tonumber(n))
+      end
+    end
+  end
+  if not found and admitted < want then
+    local stray = tonumber(redis.call('HGET', prefix .. 'blocks', block) or 0)
+    if stray ~= 0 then add(prefix .. 'blocks', block, -stray) end
   end
 end
 

@@ -55,21 +55,22 @@ local function people_before(prefix, bucket)
   return sum
 end
 
--- the lowest bucket that holds someone, or nil
-local function head_bucket(prefix)
+-- the lowest block that holds someone, or nil
+local function head_block(prefix)
   local first
   local blocks = redis.call('HGETALL', prefix .. 'blocks')
   for i = 1, #blocks, 2 do
     local block = tonumber(blocks[i])
     if tonumber(blocks[i + 1]) > 0 and (not first or block < first) then first = block end
   end
-  if not first then return nil end
-  local fields = {}
-  for b = first * BLOCK, first * BLOCK + BLOCK - 1 do fields[#fields + 1] = b end
-  for i, n in ipairs(redis.call('HMGET', prefix .. 'counts', unpack(fields))) do
-    if n and tonumber(n) > 0 then return fields[i] end
-  end
-  return nil
+  return first
+end
+
+-- the buckets of a block, in order, and how many wait in each (false for none)
+local function block_counts(prefix, block)
+  local buckets = {}
+  for b = block * BLOCK, block * BLOCK + BLOCK - 1 do buckets[#buckets + 1] = b end
+  return buckets, redis.call('HMGET', prefix .. 'counts', unpack(buckets))
 end
 
 local function parse_record(value)
