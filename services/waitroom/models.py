@@ -89,7 +89,6 @@ class SessionRecord:
     user_id: str
     admitted_at_ms: int
     expires_at_ms: int
-    checkout_token: str
     rank: int | None
     queue_length: int
     opens_at_ms: int

@@ -15,28 +15,25 @@ from waitroomapi.events.v1 import events_pb2
 logger = logging.getLogger(__name__)
 
 
-class TokenStore(Protocol):
-    async def store_tokens(self, event_id: str, tokens: dict[str, str]) -> None: ...
-
-
 class Signer(Protocol):
     def sign(self, claims: CheckoutClaims) -> str: ...
 
 
 class WaitroomOutbox:
-    """Turns waitroom outbox entries into Kafka records, signing and storing checkout tokens."""
+    """Turns waitroom outbox entries into Kafka records, signing checkout tokens.
 
-    def __init__(self, store: TokenStore, signer: Signer) -> None:
-        self._store = store
+    Tokens are not stored: Ed25519 is deterministic, so GetQueueStatus signs the same token
+    from the session's own fields whenever an admitted person asks for it.
+    """
+
+    def __init__(self, signer: Signer) -> None:
         self._signer = signer
 
     async def convert(self, event_id: str, entries: list[OutboxEntry]) -> list[Record]:
-        tokens: dict[str, str] = {}
-        records = [self._record(event_id, entry, tokens) for entry in entries]
-        await self._store.store_tokens(event_id, tokens)
+        records = [self._record(event_id, entry) for entry in entries]
         return [record for record in records if record is not None]
 
-    def _record(self, event_id: str, entry: OutboxEntry, tokens: dict[str, str]) -> Record | None:
+    def _record(self, event_id: str, entry: OutboxEntry) -> Record | None:
         f = entry.fields
         if entry.kind == "updated":
             return _event_updated(event_id, f)
@@ -65,7 +62,6 @@ class WaitroomOutbox:
         if entry.kind == "ready":
             expires = int(f["expires_at"])
             token = self._signer.sign(claims_of(session_id, event_id, f["user"], at, expires))
-            tokens[f["session"]] = token
             ready = events_pb2.QueueReady(
                 message_id=message_id(topics.QUEUE_READY, session_id),
                 timestamp=timestamp_ms(at),

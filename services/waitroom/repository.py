@@ -91,7 +91,6 @@ class WaitroomRepository:
         self._admit = _script(redis, "admit")
         self._create = _script(redis, "create_event")
         self._update = _script(redis, "update_event")
-        self._store_tokens = _script(redis, "store_tokens")
         self._finish = _script(redis, "finish")
         self._sold_out = _script(redis, "sold_out")
 
@@ -174,14 +173,13 @@ class WaitroomRepository:
         reply = await self._batch.call(self._status, keys, [token, ttl_s, now_ms, prefix(event_id)])
         if not reply:
             return None
-        (status, user_id, admitted, expires, signed), rank, length, config, flat = reply
+        (status, user_id, admitted, expires), rank, length, config, flat = reply
         recent, window = _recent_admissions(dict(zip(flat[::2], flat[1::2], strict=True)), now_ms)
         return SessionRecord(
             status=Status(status),
             user_id=user_id or "",
             admitted_at_ms=_int(admitted),
             expires_at_ms=_int(expires),
-            checkout_token=signed or "",
             rank=None if int(rank) < 0 else int(rank),
             queue_length=int(length),
             opens_at_ms=_int(config[0]),
@@ -216,11 +214,6 @@ class WaitroomRepository:
         reply = await self._admit(keys=keys, args=args)
         admitted, reaped, queued, processing, duplicate = (int(v) for v in reply)
         return AdmissionResult(admitted, reaped, queued, processing, bool(duplicate))
-
-    async def store_tokens(self, event_id: str, tokens: dict[str, str]) -> None:
-        if tokens:
-            keys = [key(event_id, f"session:{t}") for t in tokens]
-            await self._store_tokens(keys=keys, args=list(tokens.values()))
 
     # --- checkout outcomes ----------------------------------------------------------------
 

@@ -79,7 +79,7 @@ class WaitroomServer(ServiceProcess):
             OutboxStream(self.redis),
             self.publisher,
             lambda event_id: key(event_id, "outbox"),
-            WaitroomOutbox(self.repository, self.signer).convert,
+            WaitroomOutbox(self.signer).convert,
             instance,
             settings.queue_outbox_batch,
             int(settings.queue_outbox_claim_idle.total_seconds() * 1000),

@@ -129,8 +129,8 @@ class QueueService:
         )
         token_value = ""
         if record.status is Status.ADMITTED:
-            # The relay stores the token; until it has, sign the same deterministic token here.
-            token_value = record.checkout_token or self._signer.sign(
+            # Ed25519 is deterministic: the same claims give the token QUEUE_READY carried.
+            token_value = self._signer.sign(
                 claims_of(
                     session_id,
                     event_id,

@@ -172,7 +172,7 @@ async def test_queue_ready_gets_out_after_kafka_was_unreachable(
         await repo.join(event_id, f"u{i}", f"{i:0>22}", now, 3600, 0.5)
     await repo.admit(event_id, "c1", now, 3600)
     outbox, stream = OutboxStream(redis), f"waitroom:{{{event_id}}}:outbox"
-    convert = WaitroomOutbox(repo, build_signer(settings(tmp_path))).convert
+    convert = WaitroomOutbox(build_signer(settings(tmp_path))).convert
 
     def relay(publisher, consumer, claim_idle_ms):
         return OutboxRelay(

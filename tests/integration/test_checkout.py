@@ -65,14 +65,9 @@ async def test_the_full_loop_keeps_every_invariant(
     queue = pb_grpc.WaitroomServiceStub(channel)
     checkout = cpb_grpc.CheckoutServiceStub(checkout_channel)
     assert await until(lambda: _configured(redis, event_id))
-    people = [
-        (
-            await queue.JoinQueue(pb.JoinQueueRequest(user_id=f"fan{i}", event_id=event_id))
-        ).session_id
-        for i in range(120)
-    ]
     rng = random.Random(7)
-    plans = {s: rng.choice(["buy", "buy", "buy", "cancel", "walk away"]) for s in people}
+    people: list[str] = []
+    plans: dict[str, str] = {}
     bought: dict[str, int] = {}
     most_in_checkout = 0
 
@@ -101,7 +96,17 @@ async def test_the_full_loop_keeps_every_invariant(
 
     watcher = asyncio.create_task(watch())
     try:
-        await asyncio.wait_for(asyncio.gather(*(person(s) for s in people)), 120)
+        # each person watches from the moment they join: holds last 2 s, so someone admitted
+        # while others still join must not miss theirs
+        persons = []
+        for i in range(120):
+            joined = await queue.JoinQueue(
+                pb.JoinQueueRequest(user_id=f"fan{i}", event_id=event_id)
+            )
+            people.append(joined.session_id)
+            plans[joined.session_id] = rng.choice(["buy", "buy", "buy", "cancel", "walk away"])
+            persons.append(asyncio.create_task(person(joined.session_id)))
+        await asyncio.wait_for(asyncio.gather(*persons), 120)
         assert await until(lambda: _drained(redis, event_id), within=30)
     finally:
         watcher.cancel()

@@ -32,13 +32,12 @@ class FakeQueueStore:
         return "not_found" if record is None else record.status.value
 
 
-def record(status=Status.QUEUED, rank=9, recent=0, window=0, token="", opens_at=0, batch=10):
+def record(status=Status.QUEUED, rank=9, recent=0, window=0, opens_at=0, batch=10):
     return SessionRecord(
         status=status,
         user_id="user1",
         admitted_at_ms=5_000,
         expires_at_ms=905_000,
-        checkout_token=token,
         rank=rank,
         queue_length=100,
         opens_at_ms=opens_at,
@@ -72,16 +71,12 @@ class FakeSender:
 class FakeOutbox:
     entries: list[OutboxEntry]
     acked: list[str] = field(default_factory=list)
-    tokens: dict[str, str] = field(default_factory=dict)
 
     async def read(self, stream, consumer, count, claim_idle_ms):
         return [e for e in self.entries if e.entry_id not in self.acked][:count]
 
     async def acknowledge(self, stream, entry_ids):
         self.acked.extend(entry_ids)
-
-    async def store_tokens(self, event_id, tokens):
-        self.tokens.update(tokens)
 
 
 @dataclass

@@ -94,7 +94,7 @@ def entries():
 
 
 def relay(outbox, sender):
-    convert = WaitroomOutbox(outbox, FakeSigner()).convert
+    convert = WaitroomOutbox(FakeSigner()).convert
     return OutboxRelay(outbox, sender, lambda e: f"{e}:outbox", convert, "me", 100, 1000)
 
 
@@ -107,7 +107,6 @@ async def test_the_relay_publishes_then_acknowledges_with_the_signed_token():
     assert ready.event_id == "concert"
     assert ready.expires_at.ToMilliseconds() == 902_000
     assert outbox.acked == ["1-0", "2-0"]
-    assert outbox.tokens == {"A" * 22: ready.checkout_token}
 
 
 async def test_nothing_is_acknowledged_when_kafka_does_not_confirm():

@@ -73,18 +73,13 @@ async def test_wait_estimate_falls_back_to_one_batch_per_interval():
     assert (await service(store).status(SESSION)).estimated_wait_seconds == 10
 
 
-async def test_an_admitted_session_gets_its_token_even_before_the_relay_stored_it():
+async def test_an_admitted_session_gets_its_token_signed_from_its_own_fields():
     signer = FakeSigner()
     store = FakeQueueStore(sessions={"A" * 22: record(status=Status.ADMITTED, rank=None)})
     status = await service(store, signer=signer).status(SESSION)
     assert status.checkout_token == f"token-for-{SESSION}"
     assert status.checkout_expires_at_ms == 905_000
     assert signer.signed[0].expires_at == 905
-
-
-async def test_a_stored_token_is_returned_as_is():
-    store = FakeQueueStore(sessions={"A" * 22: record(status=Status.ADMITTED, token="stored")})
-    assert (await service(store).status(SESSION)).checkout_token == "stored"
 
 
 async def test_a_queued_session_has_no_token():

@@ -4,7 +4,7 @@
 local cfg = redis.call('HMGET', KEYS[3], 'opens_at', 'batch_size', 'waiting', 'sold_out')
 local length = tonumber(cfg[3] or 0)
 if cfg[4] == '1' then length = 0 end
-local s = redis.call('HMGET', KEYS[1], 'status', 'user_id', 'admitted_at', 'expires_at', 'token')
+local s = redis.call('HMGET', KEYS[1], 'status', 'user_id', 'admitted_at', 'expires_at')
 if s[1] then
   return {s, -1, length, cfg, redis.call('HGETALL', KEYS[4])}
 end
@@ -14,8 +14,8 @@ local place, seen, user = parse_record(value)
 local now_s = math.floor(tonumber(ARGV[3]) / 1000)
 if now_s - seen > tonumber(ARGV[2]) then return false end
 if cfg[4] == '1' then
-  return {{'sold_out', user, false, false, false}, -1, length, cfg, {}}
+  return {{'sold_out', user, false, false}, -1, length, cfg, {}}
 end
 if now_s > seen then redis.call('HSET', KEYS[2], ARGV[1], record_of(place, now_s, user)) end
-return {{'queued', user, false, false, false}, rank_of(ARGV[4], place), length, cfg,
+return {{'queued', user, false, false}, rank_of(ARGV[4], place), length, cfg,
   redis.call('HGETALL', KEYS[4])}
