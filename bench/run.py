@@ -36,7 +36,7 @@ class Plan:
 
 
 QUICK = Plan([50, 100], 3000, 50, 3, 20_000, 10_000, 100, 30_000)
-FULL = Plan([10, 50, 100, 200], 30_000, 100, 10, 100_000, 100_000, 200, 1_000_000)
+FULL = Plan([10, 50, 100, 200], 20_000, 100, 10, 100_000, 100_000, 200, 1_000_000)
 
 
 def parse_args() -> argparse.Namespace:
@@ -162,7 +162,7 @@ async def memory_and_tidy(people: int, made: list[str], grace_s: float) -> dict[
     With no people (a failed run), only the events go.
     """
     tidying = asyncio.create_task(events.tidy(REDIS, KAFKA, made))
-    memory = await per_person(MEMORY_REDIS, people) if people else {}
+    memory = await per_person(people) if people else {}
     later = f"python -m bench.events {' '.join(made)}"
     try:
         await asyncio.wait_for(tidying, grace_s)
