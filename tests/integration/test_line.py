@@ -18,6 +18,11 @@ def token(n):
     return f"{n:0>22}"
 
 
+async def join_all(repo, event_id, tokens, now):
+    for n, t in enumerate(tokens):
+        await repo.join(event_id, f"u{n}", t, now, 3600, 0.5)
+
+
 async def test_positions_stay_exact_across_buckets_as_people_leave(redis, event_id):
     repo = WaitroomRepository(redis)
     now = int(time.time() * 1000)
@@ -41,8 +46,7 @@ async def test_admission_takes_the_head_of_the_line_in_order_skipping_leavers(re
     now = int(time.time() * 1000)
     await open_event(repo, event_id, now, max_concurrent=1000, batch=50)
     people = [token(n) for n in range(200)]
-    for n, t in enumerate(people):
-        await repo.join(event_id, f"u{n}", t, now, 3600, 0.5)
+    await join_all(repo, event_id, people, now)
     for t in people[10:140:3]:
         await repo.leave(event_id, t, now, 3600)
     staying = [t for t in people if t not in people[10:140:3]]
@@ -96,8 +100,7 @@ async def test_every_random_token_is_found_again_by_the_scripts(redis, event_id)
     now = int(time.time() * 1000)
     await open_event(repo, event_id, now)
     people = [secrets.token_urlsafe(16) for _ in range(200)]
-    for n, t in enumerate(people):
-        await repo.join(event_id, f"u{n}", t, now, 3600, 0.5)
+    await join_all(repo, event_id, people, now)
     again = await repo.join(event_id, "u7", secrets.token_urlsafe(16), now, 3600, 0.5)
     assert again.token == people[7]
     assert (await repo.admit(event_id, "all", now, 3600)).admitted == 200
@@ -112,8 +115,7 @@ async def test_a_big_batch_is_admitted_in_short_steps_that_keep_to_the_batch(red
     now = int(time.time() * 1000)
     await open_event(repo, event_id, now, max_concurrent=1000, batch=250)
     people = [token(n) for n in range(300)]
-    for n, t in enumerate(people):
-        await repo.join(event_id, f"u{n}", t, now, 3600, 0.5)
+    await join_all(repo, event_id, people, now)
     steps, already = [], 0
     for step in range(4):
         result = await repo.admit(event_id, f"c1.{step}", now, 3600, already=already, limit=100)
