@@ -133,8 +133,17 @@ def _system(result: dict[str, Any]) -> list[str]:
         f"all joined after {f['all_joined_s']:.1f} s, last QUEUE_READY after "
         f"{f['last_ready_s']:.1f} s (read after {f['last_ready_read_s']:.1f} s)",
         f"Redis memory per person waiting: {m['bytes_per_person']:.0f} bytes "
-        f"({m['people']} people)",
+        f"({m['people']} people{_memory_baseline(m)})",
     ]
+
+
+def _memory_baseline(memory: dict[str, Any]) -> str:
+    if "baseline_bytes_per_person" not in memory:
+        return ""
+    return (
+        f"; the DESIGN.md layout {memory['baseline_bytes_per_person']:.0f} bytes, "
+        f"ratio {memory['ratio']:.2f}"
+    )
 
 
 def _targets(result: dict[str, Any]) -> list[str]:

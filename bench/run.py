@@ -17,7 +17,6 @@ from bench.events import KAFKA, REDIS
 from bench.memory import per_person
 from bench.phases import Phases
 
-MEMORY_REDIS = "redis://127.0.0.1:6379/14"
 BARE_PORT, WAITROOM_PORT, METRICS_PORT = 50061, 50071, 9171
 Result = dict[str, Any]
 RESTARTED = "the stack's waitroom (the admitting processor) restarted during admission/flash"
@@ -35,7 +34,7 @@ class Plan:
     memory_people: int
 
 
-QUICK = Plan([50, 100], 3000, 50, 3, 20_000, 10_000, 100, 30_000)
+QUICK = Plan([50, 100], 3000, 50, 3, 15_000, 10_000, 100, 20_000)
 FULL = Plan([10, 50, 100, 200], 20_000, 100, 10, 100_000, 100_000, 200, 1_000_000)
 
 
