@@ -1,6 +1,7 @@
 """Checkout tokens: EdDSA-signed JWTs with a kid, and the JWKS that verifies them."""
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ from jwt.algorithms import OKPAlgorithm
 ALGORITHM = "EdDSA"
 ISSUER = "waitroom"
 AUDIENCE = "checkout"
+SIGNED_CACHE = 4096  # tokens kept per process, about as many as people in checkout
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti", "event_id", "user_id")
 
 
@@ -83,6 +85,7 @@ class TokenSigner:
         self._private_key = private_key
         self._jwk = public_jwk(private_key.public_key())
         self._jwks = {"keys": [self._jwk, *(public_jwk(key) for key in retired_keys)]}
+        self._signed = functools.lru_cache(maxsize=SIGNED_CACHE)(self._sign)
 
     @property
     def kid(self) -> str:
@@ -92,6 +95,10 @@ class TokenSigner:
         return self._jwks
 
     def sign(self, claims: CheckoutClaims) -> str:
+        # Admitted people poll until they have their token: the same claims sign once.
+        return self._signed(claims)
+
+    def _sign(self, claims: CheckoutClaims) -> str:
         payload = {
             "iss": ISSUER,
             "aud": AUDIENCE,
