@@ -187,7 +187,8 @@ def claims_of(
         event_id=event_id,
         user_id=user_id,
         issued_at=admitted_at_ms // 1000,
-        expires_at=expires_at_ms // 1000,
+        # rounded up: a token never runs out before its hold (the hold's deadline decides)
+        expires_at=-(-expires_at_ms // 1000),
     )
 
 

@@ -3,7 +3,7 @@ import pytest
 from common.ids import InvalidIdError, make_session_id
 from tests.unit.fakes import FakeQueueStore, FakeSigner, record
 from waitroom.models import FailedPreconditionError, NotFoundError, Status
-from waitroom.service import Defaults, QueueService
+from waitroom.service import Defaults, QueueService, claims_of
 
 DEFAULTS = Defaults(
     max_concurrent=100,
@@ -98,3 +98,8 @@ async def test_an_admitted_session_cannot_leave_the_queue():
     store = FakeQueueStore(sessions={"A" * 22: record(status=Status.ADMITTED)})
     with pytest.raises(FailedPreconditionError, match="cancel"):
         await service(store).leave(SESSION)
+
+
+def test_a_token_never_runs_out_before_its_hold():
+    claims = claims_of("concert~" + "A" * 22, "concert", "user1", 1_500, 905_001)
+    assert (claims.issued_at, claims.expires_at) == (1, 906)
