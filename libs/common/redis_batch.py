@@ -60,9 +60,6 @@ class ScriptBatcher:
             else:
                 future.set_result(reply)
 
-    async def close(self) -> None:
-        await asyncio.gather(*self._sending, return_exceptions=True)
-
 
 async def _settle(future: asyncio.Future[Any], call: Any) -> None:
     try:
