@@ -58,7 +58,8 @@ async def test_admission_follows_join_order_and_every_token_verifies(
         claims = verifier.verify(message.checkout_token)
         assert (claims.session_id, claims.event_id) == (message.session_id, event_id)
         assert claims.user_id == message.user_id
-        assert claims.expires_at == message.expires_at.seconds
+        # exp is the hold's deadline rounded up to the second: never before the hold runs out
+        assert claims.expires_at == -(-message.expires_at.ToMilliseconds() // 1000)
     status = await stub.GetQueueStatus(pb.GetQueueStatusRequest(session_id=joined[0].session_id))
     assert status.status == pb.SESSION_STATUS_ADMITTED
     assert status.checkout_token == unique[joined[0].session_id].checkout_token
