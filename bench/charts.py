@@ -31,6 +31,16 @@ def _frame(ax: Axes, method: str, rows: list[dict[str, Any]]) -> None:
     ax.grid(alpha=0.3)
 
 
+def _save(fig: Any, axes: Any, ylabel: str, title: str, path: Path) -> Path:
+    axes[0].set_ylabel(ylabel)
+    axes[0].legend(fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def throughput(rows: list[dict[str, Any]], title: str, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(METHODS), figsize=(11, 4))
     for ax, method in zip(axes, METHODS, strict=True):
@@ -38,13 +48,7 @@ def throughput(rows: list[dict[str, Any]], title: str, path: Path) -> Path:
             x, y = _series(rows, method, server, "rps")
             ax.plot(x, y, marker="o", color=colour, label=label)
         _frame(ax, method, rows)
-    axes[0].set_ylabel("calls per second")
-    axes[0].legend(fontsize="small")
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, axes, "calls per second", title, path)
 
 
 def latency(rows: list[dict[str, Any]], title: str, path: Path) -> Path:
@@ -56,13 +60,7 @@ def latency(rows: list[dict[str, Any]], title: str, path: Path) -> Path:
                 name = f"{label} {figure.removesuffix('_ms')}"
                 ax.plot(x, y, style, marker="o", color=colour, label=name)
         _frame(ax, method, rows)
-    axes[0].set_ylabel("latency, ms")
-    axes[0].legend(fontsize="small")
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, axes, "latency, ms", title, path)
 
 
 def draw(rows: list[dict[str, Any]], title: str, stem: Path) -> list[Path]:
