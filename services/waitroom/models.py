@@ -15,6 +15,8 @@ class Status(StrEnum):
 
 
 LIVE_STATUSES = frozenset({Status.QUEUED, Status.ADMITTED})
+# People per admission script call: a big batch is several short scripts, so Redis never stalls.
+ADMIT_STEP = 1000
 
 
 class EventState(StrEnum):

@@ -11,11 +11,9 @@ from typing import Protocol
 
 from common.retry import with_retries
 from waitroom.metrics import WaitroomMetrics
-from waitroom.models import AdmissionResult
+from waitroom.models import ADMIT_STEP, AdmissionResult
 
 logger = logging.getLogger(__name__)
-# People per admission step: a big batch is several short scripts, so Redis never stalls.
-ADMIT_STEP = 1000
 
 
 class AdmissionStore(Protocol):

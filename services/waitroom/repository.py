@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from common.redis_batch import ScriptBatcher
 from waitroom.models import (
+    ADMIT_STEP,
     AdmissionResult,
     EventConfig,
     EventState,
@@ -23,7 +24,6 @@ RATE_BUCKET_MS = 10_000
 RATE_BUCKETS = 6
 LOTTERY_PLACES = 2**40  # lottery places lie below this; see lua/lib.lua
 USER_BUCKETS = 16384
-ADMIT_STEP = 1000  # people per admission script call: keeps each call to a few milliseconds
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 

@@ -18,6 +18,10 @@ def token(n):
     return f"{n:0>22}"
 
 
+async def outbox_entries(redis, event_id):
+    return await OutboxStream(redis).read(f"waitroom:{{{event_id}}}:outbox", "test", 1000, 60_000)
+
+
 async def join_all(repo, event_id, tokens, now):
     for n, t in enumerate(tokens):
         await repo.join(event_id, f"u{n}", t, now, 3600, 0.5)
@@ -52,9 +56,7 @@ async def test_admission_takes_the_head_of_the_line_in_order_skipping_leavers(re
     staying = [t for t in people if t not in people[10:140:3]]
     cycles = [await repo.admit(event_id, f"c{n}", now, 3600) for n in range(5)]
     assert [c.admitted for c in cycles] == [50, 50, 50, len(staying) - 150, 0]
-    entries = await OutboxStream(redis).read(
-        f"waitroom:{{{event_id}}}:outbox", "test", 1000, 60_000
-    )
+    entries = await outbox_entries(redis, event_id)
     assert [e.fields["session"] for e in entries if e.kind == "ready"] == staying
     assert cycles[-1].queue_length == 0
 
@@ -73,9 +75,7 @@ async def test_a_place_nobody_asks_about_within_the_ttl_is_given_up(redis, event
     rejoined = await repo.join(event_id, "gone", token(3), opening, 60, 0.25)
     assert (rejoined.token, rejoined.status) == (token(3), Status.QUEUED)
     result = await repo.admit(event_id, "open", opening + 1, 60)
-    entries = await OutboxStream(redis).read(
-        f"waitroom:{{{event_id}}}:outbox", "test", 1000, 60_000
-    )
+    entries = await outbox_entries(redis, event_id)
     kinds = {e.fields["session"]: e.kind for e in entries if e.kind in ("ready", "left")}
     assert kinds == {token(1): "left", token(2): "ready", token(3): "ready"}
     assert (result.admitted, result.queue_length) == (2, 0)
@@ -104,9 +104,7 @@ async def test_every_random_token_is_found_again_by_the_scripts(redis, event_id)
     again = await repo.join(event_id, "u7", secrets.token_urlsafe(16), now, 3600, 0.5)
     assert again.token == people[7]
     assert (await repo.admit(event_id, "all", now, 3600)).admitted == 200
-    entries = await OutboxStream(redis).read(
-        f"waitroom:{{{event_id}}}:outbox", "test", 1000, 60_000
-    )
+    entries = await outbox_entries(redis, event_id)
     assert [e.fields["session"] for e in entries if e.kind == "ready"] == people
 
 
@@ -125,7 +123,5 @@ async def test_a_big_batch_is_admitted_in_short_steps_that_keep_to_the_batch(red
     # redis-py may send a call again when its reply was lost: the same step admits no one
     retried = await repo.admit(event_id, "c1.3", now, 3600, already=250, limit=100)
     assert (steps, retried.admitted, retried.duplicate_cycle) == ([100, 100, 50, 0], 0, True)
-    entries = await OutboxStream(redis).read(
-        f"waitroom:{{{event_id}}}:outbox", "test", 1000, 60_000
-    )
+    entries = await outbox_entries(redis, event_id)
     assert [e.fields["session"] for e in entries if e.kind == "ready"] == people[:250]
