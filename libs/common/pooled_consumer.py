@@ -1,13 +1,17 @@
 """A Kafka consumer that hands each record to a TaskPool.
 
 Backpressure: while the pool's buffer is full, the assigned partitions are paused, so
-nothing more is fetched and nothing is dropped. Offsets are committed per partition only
-up to the first record whose task has not finished, so a crash or shutdown loses nothing.
+nothing more is fetched and nothing is dropped; fetching resumes once half the buffer is free,
+so a busy pool fetches in batches, not a record at a time. Offsets are committed per
+partition only up to the first record whose task has not finished, so a crash or shutdown
+loses nothing; in between they are committed at most every `commit_interval` seconds (a
+record finished but not yet committed is applied again after a crash, idempotently).
 """
 
 import asyncio
 import functools
 import logging
+import time
 from collections import deque
 from collections.abc import Sequence
 
@@ -62,6 +66,7 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         capacity: int = 100,
         retry_delays: Sequence[float] = (1.0, 2.0, 3.0),
         offset_reset: str = "earliest",
+        commit_interval: float = 0.5,
     ) -> None:
         self._group_id = group_id
         self._topics = tuple(topic_names)
@@ -71,6 +76,8 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         self._metrics = metrics
         self._tracker = OffsetTracker()
         self._stopping = asyncio.Event()
+        self._commit_interval = commit_interval
+        self._committed_at = 0.0
         self.paused = 0
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
@@ -96,7 +103,7 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
             for partition, records in sorted(batch.items(), key=_settings_first):
                 for record in records:
                     await self._submit(partition, record)
-            await self._commit()
+            await self._commit_due()
 
     async def stop(self, grace: float) -> None:
         """Stops fetching, lets the pool finish within `grace`, commits only finished work."""
@@ -113,16 +120,23 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
             logger.warning("consumer %s did not stop cleanly: %r", self._group_id, error)
 
     async def _wait_for_room(self) -> None:
-        if not self.pool.full():
+        """Returns once at least half the buffer is free; partitions are paused while full.
+
+        Waiting for half (not one free slot) makes each fetch a batch, and pausing only when
+        full keeps pauses rare: aiokafka drops a paused partition's prefetched records.
+        """
+        if not self.pool.busy_above(0.5):
             return
-        paused = self._consumer.assignment()
-        self._consumer.pause(*paused)
-        self.paused = len(paused)
-        while self.pool.full() and not self._stopping.is_set():
-            await self._commit()
-            await asyncio.sleep(0.05)
-        self._consumer.resume(*paused)
-        self.paused = 0
+        paused = self._consumer.assignment() if self.pool.full() else set()
+        if paused:
+            self._consumer.pause(*paused)
+            self.paused = len(paused)
+        while self.pool.busy_above(0.5) and not self._stopping.is_set():
+            await self._commit_due()
+            await asyncio.sleep(0.02)
+        if paused:
+            self._consumer.resume(*paused)
+            self.paused = 0
 
     async def _submit(
         self, partition: TopicPartition, record: ConsumerRecord[bytes, bytes]
@@ -156,7 +170,12 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         self._metrics.dead.labels(record.topic).inc()
         logger.warning("dead-lettered %s: %r", task.name, error)
 
+    async def _commit_due(self) -> None:
+        if time.monotonic() - self._committed_at >= self._commit_interval:
+            await self._commit()
+
     async def _commit(self) -> None:
+        self._committed_at = time.monotonic()
         offsets = self._tracker.committable()
         if not offsets:
             return

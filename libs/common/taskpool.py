@@ -62,6 +62,10 @@ class TaskPool:
     def full(self) -> bool:
         return self._queue.full()
 
+    def busy_above(self, share: float) -> bool:
+        """Whether more than `share` of the buffer is taken."""
+        return self._queue.qsize() > share * self._queue.maxsize
+
     async def submit(self, task: Task) -> None:
         """Queues the task, waiting while the buffer is full (nothing is ever dropped)."""
         await self._queue.put(task)

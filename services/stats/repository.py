@@ -7,6 +7,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from common.redis_batch import ScriptBatcher
+
 EVENTS_KEY = "stats:events"
 SETS = ("joined", "admitted", "completed", "expired", "cancelled", "left")
 
@@ -56,6 +58,9 @@ class StatsRepository:
         self._redis = redis
         source = resources.files("stats").joinpath("lua/apply.lua").read_text()
         self._apply = redis.register_script(source)
+        # the pool's workers apply concurrently: their scripts share one pipeline per loop turn
+        self._batch = ScriptBatcher(redis)
+        self._listed: set[str] = set()  # events this process has put in EVENTS_KEY
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
@@ -83,8 +88,10 @@ class StatsRepository:
             change.reason,
             change.tickets,
         ]
-        await self._redis.sadd(EVENTS_KEY, e)
-        await self._apply(keys=keys, args=args)
+        if e not in self._listed:  # SADD is idempotent: once per event and process is enough
+            await self._redis.sadd(EVENTS_KEY, e)
+            self._listed.add(e)
+        await self._batch.call(self._apply, keys, args)
 
     async def figures(self, event_id: str, now_ms: int) -> RawFigures:
         async with self._redis.pipeline(transaction=False) as pipe:
