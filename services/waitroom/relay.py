@@ -1,5 +1,6 @@
 """What the waitroom relays from its outbox: QUEUE_JOINED/READY/LEFT and EVENT_UPDATED."""
 
+import asyncio
 import logging
 from typing import Protocol
 
@@ -13,6 +14,7 @@ from waitroom.service import claims_of
 from waitroomapi.events.v1 import events_pb2
 
 logger = logging.getLogger(__name__)
+YIELD_EVERY = 50  # entries converted between turns of the event loop
 
 
 class Signer(Protocol):
@@ -30,8 +32,15 @@ class WaitroomOutbox:
         self._signer = signer
 
     async def convert(self, event_id: str, entries: list[OutboxEntry]) -> list[Record]:
-        records = [self._record(event_id, entry) for entry in entries]
-        return [record for record in records if record is not None]
+        records = []
+        for start in range(0, len(entries), YIELD_EVERY):
+            if start:  # a batch of admissions takes tens of ms to sign: let requests through
+                await asyncio.sleep(0)
+            for entry in entries[start : start + YIELD_EVERY]:
+                record = self._record(event_id, entry)
+                if record is not None:
+                    records.append(record)
+        return records
 
     def _record(self, event_id: str, entry: OutboxEntry) -> Record | None:
         f = entry.fields

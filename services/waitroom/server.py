@@ -113,7 +113,9 @@ class WaitroomServer(ServiceProcess):
         grpc_server = create_server(health, SERVICE_NAMES, reuse_port=worker is not None)
         waitroom_pb2_grpc.add_WaitroomServiceServicer_to_server(
             WaitroomServicer(
-                QueueService(self.repository, self.signer, defaults, now_ms),
+                QueueService(
+                    self.repository, self.signer, defaults, now_ms, self.processor.relay_soon
+                ),
                 lambda: self.processor.status,
                 self.metrics,
             ),

@@ -88,14 +88,25 @@ def _state_error(event_id: str, state: str) -> Exception:
     return FailedPreconditionError(f"event {event_id!r} is {state} and takes no one in line")
 
 
+def _ignore(event_id: str) -> None:
+    return None
+
+
 class QueueService:
     def __init__(
-        self, store: Store, signer: Signer, defaults: Defaults, clock_ms: Callable[[], int]
+        self,
+        store: Store,
+        signer: Signer,
+        defaults: Defaults,
+        clock_ms: Callable[[], int],
+        outbox_written: Callable[[str], None] = _ignore,
     ):
+        """outbox_written(event_id): told after a change that may have written to the outbox."""
         self._store = store
         self._signer = signer
         self._defaults = defaults
         self._now = clock_ms
+        self._outbox_written = outbox_written
 
     async def join(self, user_id: str, event_id: str) -> Joined:
         validate_id("user_id", user_id)
@@ -111,6 +122,7 @@ class QueueService:
         )
         if isinstance(outcome, str):
             raise _state_error(event_id, outcome)
+        self._outbox_written(event_id)
         return Joined(
             session_id=make_session_id(event_id, outcome.token),
             status=outcome.status,
@@ -157,6 +169,7 @@ class QueueService:
         )
         if outcome == "not_found":
             raise NotFoundError("session not found")
+        self._outbox_written(event_id)
         status = Status(outcome)
         if status is Status.ADMITTED:
             raise FailedPreconditionError("session is admitted: cancel the checkout instead")
