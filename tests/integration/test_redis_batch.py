@@ -27,3 +27,31 @@ async def test_a_script_redis_forgot_is_loaded_again(redis, event_id):
     assert await batcher.call(script, ["k"], ["v"]) == "vk"
     with pytest.raises(ResponseError):
         await batcher.call(script, ["k"], ["boom"])
+
+
+async def test_calls_made_while_a_pipeline_is_out_go_together_in_the_next(redis, event_id):
+    script = redis.register_script(ECHO)
+    batcher = ScriptBatcher(redis, max_in_flight=1)
+    sizes: list[int] = []
+    send = batcher._send
+
+    async def counted(calls):
+        sizes.append(len(calls))
+        await send(calls)
+
+    batcher._send = counted  # type: ignore[method-assign]
+    key = f"waitroom:{{{event_id}}}:batch"
+
+    async def one_per_turn(n: int) -> str:
+        for _ in range(n + 1):  # like gRPC: each request starts in a turn of its own
+            await asyncio.sleep(0)
+        return await batcher.call(script, [key], [str(n)])
+
+    first = asyncio.create_task(batcher.call(script, [key], ["first"]))
+    await asyncio.sleep(0)  # the first pipeline is out now
+    later = [asyncio.create_task(one_per_turn(n)) for n in range(20)]
+    assert await first == f"first{key}"
+    assert await asyncio.gather(*later) == [f"{n}{key}" for n in range(20)]
+    assert sizes[0] == 1
+    assert sum(sizes) == 21
+    assert len(sizes) < 21  # the 20 made while one was out did not go one by one
