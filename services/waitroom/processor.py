@@ -69,6 +69,7 @@ class QueueProcessor:
         self._cycle = 0
         self._stopping = asyncio.Event()
         self._relay_wanted = asyncio.Event()
+        self._admit_wanted = asyncio.Event()
         self._relay_events: set[str] = set()  # events whose outbox has new entries
         self.status = ProcessorStatus()
 
@@ -82,18 +83,27 @@ class QueueProcessor:
         logger.info("queue processor started (instance %s, admitting: %s)", self._instance, admit)
         loops = [self._relay_loop()]
         if admit:
-            loops.append(self._every_interval(self.run_cycle))
+            loops.append(self._every_interval(self.run_cycle, self._admit_wanted))
         try:
             await asyncio.gather(*loops)
         finally:
             self.status.running = False
             logger.info("queue processor stopped")
 
-    async def _every_interval(self, step: Callable[[], Awaitable[int]]) -> None:
+    async def _every_interval(
+        self, step: Callable[[], Awaitable[int]], wake: asyncio.Event | None = None
+    ) -> None:
+        """Runs step every interval; `wake` starts the next one at once (and the interval anew)."""
         while not self._stopping.is_set():
             started = time.monotonic()
+            if wake is not None:
+                wake.clear()
             await step()
-            await self._sleep(self._config.interval - (time.monotonic() - started))
+            await self._sleep(self._config.interval - (time.monotonic() - started), wake)
+
+    def admit_soon(self) -> None:
+        """An event opened or resumed: its first batch goes now, not at the next interval."""
+        self._admit_wanted.set()
 
     async def _relay_loop(self) -> None:
         """Every event's outbox every interval; an event's outbox as soon as it has entries."""

@@ -122,7 +122,11 @@ class WaitroomServer(ServiceProcess):
             grpc_server,
         )
         waitroom_pb2_grpc.add_AdminServiceServicer_to_server(
-            AdminServicer(EventAdmin(self.repository, defaults, now_ms), admin_token, self.metrics),
+            AdminServicer(
+                EventAdmin(self.repository, defaults, now_ms, self.processor.admit_soon),
+                admin_token,
+                self.metrics,
+            ),
             grpc_server,
         )
         http = HttpServer(

@@ -221,10 +221,18 @@ def _check_limits(config: EventConfig) -> None:
 
 
 class EventAdmin:
-    def __init__(self, store: Store, defaults: Defaults, clock_ms: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        defaults: Defaults,
+        clock_ms: Callable[[], int],
+        may_admit: Callable[[], None] = lambda: None,
+    ) -> None:
+        """may_admit(): told when a change may let people in now (an opening, a resume)."""
         self._store = store
         self._defaults = defaults
         self._now = clock_ms
+        self._may_admit = may_admit
 
     async def create(self, request: EventConfig) -> EventView:
         validate_id("event_id", request.event_id)
@@ -277,6 +285,9 @@ class EventAdmin:
             raise FailedPreconditionError(f"event {event_id!r} is closed; it cannot change")
         if outcome == "already_open":
             raise FailedPreconditionError("opens_at cannot change once the event has opened")
+        opens_now = change.opens_at_ms is not None and change.opens_at_ms <= self._now()
+        if opens_now or change.action is EventAction.RESUME:
+            self._may_admit()
         return await self.get(event_id)
 
     async def get(self, event_id: str) -> EventView:

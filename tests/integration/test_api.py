@@ -1,5 +1,7 @@
 """The gRPC API on a real server, Redis and Kafka: joining, status, leaving, bad input, admin."""
 
+import asyncio
+import time
 from datetime import timedelta
 
 import grpc
@@ -207,3 +209,25 @@ async def test_health_is_not_serving_until_kafka_answers_but_liveness_is(start_s
         assert live.status == health_pb2.HealthCheckResponse.SERVING
     finally:
         await server.stop()
+
+
+async def test_opening_an_event_admits_at_once_not_at_the_next_interval(
+    start_server, channel_to, event_id
+):
+    server = await start_server(queue_process_interval=timedelta(hours=1))
+    channel = channel_to(server)
+    later = Timestamp(seconds=int(time.time()) + 3600)
+    await create_event(channel, event_id, max_concurrent=5, batch_size=5, opens_at=later)
+    queue = pb_grpc.WaitroomServiceStub(channel)
+    joined = await queue.JoinQueue(pb.JoinQueueRequest(user_id="early", event_id=event_id))
+    await pb_grpc.AdminServiceStub(channel).UpdateEvent(
+        pb.UpdateEventRequest(event_id=event_id, opens_at=Timestamp(seconds=int(time.time()))),
+        metadata=ADMIN,
+    )
+    deadline = time.monotonic() + 20  # far below the hour until the next regular cycle
+    status = pb.SESSION_STATUS_QUEUED
+    while status != pb.SESSION_STATUS_ADMITTED and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        reply = await queue.GetQueueStatus(pb.GetQueueStatusRequest(session_id=joined.session_id))
+        status = reply.status
+    assert status == pb.SESSION_STATUS_ADMITTED

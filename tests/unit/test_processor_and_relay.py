@@ -1,3 +1,7 @@
+import asyncio
+import dataclasses
+import time
+
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -30,11 +34,11 @@ class CountingRelay:
         return 0
 
 
-def processor(store, relay=None):
+def processor(store, relay=None, config=CONFIG):
     return QueueProcessor(
         store,
         relay or CountingRelay(),
-        CONFIG,
+        config,
         WaitroomMetrics(CollectorRegistry()),
         "test",
         lambda: 1_000,
@@ -80,6 +84,37 @@ async def test_admission_does_not_wait_for_the_relay():
     p = processor(FakeAdmissionStore(events=["e"]), relay)
     await p.run_cycle()
     assert relay.events == []
+
+
+async def until(check, within=5.0):
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "not within time"
+        await asyncio.sleep(0.005)
+
+
+async def test_an_opening_starts_admission_at_once_not_at_the_next_interval():
+    store = FakeAdmissionStore(events=["e"])
+    p = processor(store, config=dataclasses.replace(CONFIG, interval=3600))
+    running = asyncio.create_task(p.run())
+    await until(lambda: len(store.calls) == 1)  # the first cycle; the next is an hour away
+    p.admit_soon()
+    await until(lambda: len(store.calls) == 2)
+    p.stop()
+    await running
+
+
+async def test_an_event_with_new_entries_is_relayed_at_once_and_alone():
+    relay = CountingRelay()
+    p = processor(
+        FakeAdmissionStore(events=["a", "b"]), relay, dataclasses.replace(CONFIG, interval=3600)
+    )
+    running = asyncio.create_task(p.run(admit=False))
+    await until(lambda: relay.events == ["a", "b"])  # the full pass at start
+    p.relay_soon("b")
+    await until(lambda: relay.events == ["a", "b", "b"])
+    p.stop()
+    await running
 
 
 def entries():
