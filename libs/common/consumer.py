@@ -136,19 +136,32 @@ class EventConsumer:
     async def _consume(
         self, partition: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
     ) -> None:
+        """Applies a partition's fetched records together, then commits what is done.
+
+        Handlers start in offset order and run concurrently, so their Redis calls share
+        pipelines (one round trip for many records, each script still atomic and applied in
+        order). The commit stops before the first record that could not be applied or
+        dead-lettered; it and what follows are read again (handlers are idempotent).
+        """
+        if self._stopping.is_set():
+            return
+        outcomes = await asyncio.gather(
+            *(self._apply(record) for record in records), return_exceptions=True
+        )
         done = None
-        try:
-            for record in records:
-                if self._stopping.is_set():
-                    break
-                await self._apply(record)
-                done = record.offset + 1
-        except Exception:
-            # Not even the DLQ took it: read this record again later, commit nothing past it.
-            logger.exception("could not apply or dead-letter %s; retrying later", partition)
-            failed = records[0].offset if done is None else done
-            self._consumer.seek(partition, failed)
-            await asyncio.sleep(self._delay)
+        for record, outcome in zip(records, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                # Not even the DLQ took it: read this record again later, commit nothing past it.
+                logger.error(
+                    "could not apply or dead-letter %s@%s; retrying later: %r",
+                    partition,
+                    record.offset,
+                    outcome,
+                )
+                self._consumer.seek(partition, record.offset)
+                await asyncio.sleep(self._delay)
+                break
+            done = record.offset + 1
         if done is not None:
             await self._commit(partition, done)
 

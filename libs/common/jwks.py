@@ -49,6 +49,8 @@ class JwksVerifier:
         if not stale or time.monotonic() - self._fetched_at < self._min_refetch:
             return False
         async with self._lock:
+            if time.monotonic() - self._fetched_at < self._min_refetch:
+                return True  # a concurrent caller has just refreshed them
             try:
                 await self.load()
             except (aiohttp.ClientError, TimeoutError, ValueError, jwt.PyJWTError) as error:

@@ -7,6 +7,7 @@ from redis.asyncio import Redis
 
 from checkout.models import EventSettings, Hold, HoldStatus, Order
 from common.ids import make_session_id
+from common.redis_batch import ScriptBatcher
 
 EVENTS_KEY = "checkout:events"
 SEEN_TTL_SECONDS = 7 * 24 * 3600
@@ -31,6 +32,8 @@ class CheckoutRepository:
         self._purchase = _script(redis, "purchase")
         self._cancel = _script(redis, "cancel")
         self._sweep = _script(redis, "sweep")
+        # holds made by concurrent handlers (a fetched batch of QUEUE_READY) share pipelines
+        self._batch = ScriptBatcher(redis)
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
@@ -83,7 +86,7 @@ class CheckoutRepository:
             session_id,
             "1" if message_id else "0",
         ]
-        reply = await self._hold(keys=keys, args=args)
+        reply = await self._batch.call(self._hold, keys, args)
         if reply[0] not in ("created", "existing"):
             return str(reply[0]), None
         _, status, quantity, expires, order_id = reply

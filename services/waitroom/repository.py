@@ -226,7 +226,8 @@ class WaitroomRepository:
             key(event_id, "processing"),
             key(event_id, f"seen:{message_id}"),
         ]
-        return str(await self._finish(keys=keys, args=[token, status.value, now_ms, SEEN_TTL_S]))
+        args = [token, status.value, now_ms, SEEN_TTL_S]
+        return str(await self._batch.call(self._finish, keys, args))
 
     async def sold_out(self, event_id: str) -> None:
         """Stops admission; everyone still in line reads SOLD_OUT from now on."""
