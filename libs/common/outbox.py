@@ -78,6 +78,15 @@ class OutboxStream:
     async def length(self, stream: str) -> int:
         return int(await self._redis.xlen(stream))
 
+    async def lengths(self, streams: Sequence[str]) -> list[int]:
+        """Every stream's length in one round trip."""
+        if not streams:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for stream in streams:
+                pipe.xlen(stream)
+            return [int(n) for n in await pipe.execute()]
+
 
 # Turns a batch of one event's entries into Kafka records (and may store side results).
 Converter = Callable[[str, list[OutboxEntry]], Awaitable[list[Record]]]
@@ -103,6 +112,15 @@ class OutboxRelay:
         self._batch = batch
         self._claim_idle_ms = claim_idle_ms
         self._on_published = on_published
+
+    async def pending(self, event_ids: Sequence[str]) -> list[str]:
+        """The events whose outbox holds entries (sent or not): the only ones worth a relay.
+
+        An entry stays in its stream until Kafka acknowledged it, so one with a dead replica
+        counts too. A service with many quiet events pays one round trip, not one per event.
+        """
+        lengths = await self._outbox.lengths([self._stream_of(e) for e in event_ids])
+        return [e for e, n in zip(event_ids, lengths, strict=True) if n]
 
     async def relay(self, event_id: str, max_batches: int = 50) -> int:
         """Relays until the event's outbox is empty (or max_batches); raises if Kafka fails."""

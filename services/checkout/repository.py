@@ -126,7 +126,7 @@ class CheckoutRepository:
     async def sweep(self, event_id: str, now_ms: int, limit: int = 500) -> int:
         keys = [key(event_id, s) for s in ("config", "holds", "outbox", "waiting")]
         args = [now_ms, key(event_id, "hold:"), make_session_id(event_id, ""), limit]
-        return int(await self._sweep(keys=keys, args=args))
+        return int(await self._batch.call(self._sweep, keys, args))
 
     async def inventory(self, event_id: str) -> dict[str, int]:
         raw = await self._redis.hgetall(key(event_id, "config"))

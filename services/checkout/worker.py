@@ -4,7 +4,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from common.retry import with_retries
@@ -19,6 +19,8 @@ class SweepStore(Protocol):
 
 
 class Relay(Protocol):
+    async def pending(self, event_ids: Sequence[str]) -> list[str]: ...
+
     async def relay(self, event_id: str, max_batches: int = 50) -> int: ...
 
 
@@ -60,17 +62,26 @@ class CheckoutWorker:
             logger.exception("could not list events")
             self._on_error("list")
             return
-        for event_id in event_ids:
-            for step, work in (
-                ("sweep", lambda e=event_id: self._store.sweep(e, self._now())),
-                ("relay", functools.partial(self._relay.relay, event_id)),
-            ):
-                try:
-                    await with_retries(
-                        work, attempts=self._attempts, base_delay=0.2, what=f"{step} of {event_id}"
-                    )
-                except Exception:
-                    logger.exception(
-                        "%s failed for event %s; next interval retries", step, event_id
-                    )
-                    self._on_error(step)
+        # Every event's sweep at once: their scripts share pipelines, not a round trip each.
+        await asyncio.gather(
+            *(
+                self._step("sweep", e, functools.partial(self._store.sweep, e, self._now()))
+                for e in event_ids
+            )
+        )
+        try:
+            busy = await self._relay.pending(event_ids)
+        except Exception:  # Redis hiccup: try them all, each with its retries
+            logger.exception("could not tell which outboxes hold entries")
+            busy = event_ids
+        for event_id in busy:
+            await self._step("relay", event_id, functools.partial(self._relay.relay, event_id))
+
+    async def _step(self, step: str, event_id: str, work: Callable[[], Awaitable[int]]) -> None:
+        try:
+            await with_retries(
+                work, attempts=self._attempts, base_delay=0.2, what=f"{step} of {event_id}"
+            )
+        except Exception:
+            logger.exception("%s failed for event %s; next interval retries", step, event_id)
+            self._on_error(step)

@@ -5,7 +5,7 @@ import functools
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,6 +29,8 @@ class AdmissionStore(Protocol):
 
 
 class Relay(Protocol):
+    async def pending(self, event_ids: Sequence[str]) -> list[str]: ...
+
     async def relay(self, event_id: str, max_batches: int = 50) -> int: ...
 
 
@@ -158,7 +160,12 @@ class QueueProcessor:
 
     async def relay_all(self) -> int:
         """Publishes every event's outbox; entries Kafka did not acknowledge stay for later."""
-        return await self.relay_events(await self._events())
+        events = await self._events()
+        try:
+            events = await self._relay.pending(events)
+        except Exception:  # Redis hiccup: try them all, each with its retries
+            logger.exception("could not tell which outboxes hold entries")
+        return await self.relay_events(events)
 
     async def relay_events(self, event_ids: list[str]) -> int:
         relayed = 0

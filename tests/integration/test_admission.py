@@ -177,13 +177,22 @@ async def test_queue_ready_gets_out_after_kafka_was_unreachable(
 
     def relay(publisher, consumer, claim_idle_ms):
         return OutboxRelay(
-            outbox, publisher, lambda _: stream, convert, consumer, 100, claim_idle_ms
+            outbox,
+            publisher,
+            lambda e: f"waitroom:{{{e}}}:outbox",
+            convert,
+            consumer,
+            100,
+            claim_idle_ms,
         )
 
     dead = Publisher("127.0.0.1:1", timeout=1.0, client_id="dead")
     with pytest.raises(PublishError):
         await relay(dead, "crashed", 60_000).relay(event_id)
     assert await outbox.length(stream) == 11  # created, 5 joined, 5 ready: nothing lost
+    # only this event is worth a relay; its unacknowledged entries make it so
+    quiet = f"{event_id}-quiet"
+    assert await relay(dead, "any", 0).pending([quiet, event_id]) == [event_id]
 
     alive = Publisher("127.0.0.1:9092", timeout=10.0, client_id="alive")
     try:
@@ -192,6 +201,7 @@ async def test_queue_ready_gets_out_after_kafka_was_unreachable(
         await alive.stop()
     assert relayed == 11
     assert await outbox.length(stream) == 0
+    assert await relay(dead, "any", 0).pending([quiet, event_id]) == []
     ready = await tail.collect(ready_of(event_id), count=5)
     sessions = {from_json(r.value, events_pb2.QueueReady()).session_id for r in ready}
     assert sessions == {make_session_id(event_id, f"{i:0>22}") for i in range(5)}

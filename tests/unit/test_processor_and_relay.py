@@ -29,6 +29,9 @@ class CountingRelay:
     def __init__(self):
         self.events = []
 
+    async def pending(self, event_ids):
+        return list(event_ids)
+
     async def relay(self, event_id, max_batches=50):
         self.events.append(event_id)
         return 0
@@ -63,6 +66,9 @@ async def test_retries_of_one_cycle_reuse_its_cycle_id():
 class FailingRelay:
     def __init__(self, failing):
         self.failing, self.calls = failing, []
+
+    async def pending(self, event_ids):
+        return list(event_ids)
 
     async def relay(self, event_id, max_batches=50):
         self.calls.append(event_id)
