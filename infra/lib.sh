@@ -45,11 +45,13 @@ lock() {
 # pid_alive PIDFILE PATTERN: the pid file names a live process whose command line has PATTERN
 # (so a recycled pid of some other program is never taken for ours).
 pid_alive() {
-  local pid
+  local pid command
   [[ -f $1 ]] || return 1
   pid=$(<"$1")
-  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  # read whole, then matched: `tr | grep -q` under pipefail can fail on SIGPIPE
+  command=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ $command == *"$2"* ]]
 }
 
 # stop_pid PIDFILE PATTERN SECONDS: SIGTERM, wait up to SECONDS, then SIGKILL; removes the pid file.

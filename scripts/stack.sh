@@ -15,9 +15,13 @@ running() {
   [[ -f var/run/$1.pid ]] && [[ "$(ps -o stat= -p "$(cat "var/run/$1.pid")" 2>/dev/null)" =~ ^[^Z] ]]
 }
 
+# The reply is read whole before it is matched: `grpcurl | grep -q` under pipefail fails at
+# random, whenever grep has matched and exited before grpcurl wrote its last line (SIGPIPE).
 healthy() {
-  "$GRPCURL" -plaintext -max-time 2 -d '{"service":""}' "127.0.0.1:$1" grpc.health.v1.Health/Check \
-    2>/dev/null | grep -q '"SERVING"'
+  local reply
+  reply=$("$GRPCURL" -plaintext -max-time 2 -d '{"service":""}' "127.0.0.1:$1" \
+    grpc.health.v1.Health/Check 2>/dev/null) || return 1
+  [[ $reply == *'"SERVING"'* ]]
 }
 
 up() {

@@ -15,6 +15,8 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from google.protobuf.json_format import ParseError
 from google.protobuf.message import Message
 from prometheus_client import CollectorRegistry, Counter
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common import topics
 from common.kafka import Publisher, Record
@@ -24,6 +26,8 @@ from waitroomapi.events.v1 import events_pb2
 logger = logging.getLogger(__name__)
 
 STARTUP_SECONDS = 30
+# Failures of the store itself: a record that meets one is retried later, never dead-lettered.
+OUTAGES = (RedisConnectionError, RedisTimeoutError)
 M = TypeVar("M", bound=Message)
 Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[None]]
 
@@ -139,9 +143,10 @@ class EventConsumer:
         """Applies a partition's fetched records together, then commits what is done.
 
         Handlers start in offset order and run concurrently, so their Redis calls share
-        pipelines (one round trip for many records, each script still atomic and applied in
-        order). The commit stops before the first record that could not be applied or
-        dead-lettered; it and what follows are read again (handlers are idempotent).
+        pipelines; each handler's effect is atomic, and a record retried after a failure may
+        land after later ones (every handler is idempotent and per session or versioned).
+        The commit stops before the first record that could not be applied or dead-lettered
+        (Redis away, or the DLQ refused it): it and what follows are read again.
         """
         if self._stopping.is_set():
             return
@@ -180,6 +185,9 @@ class EventConsumer:
                 if attempt < self._attempts:
                     self._metrics.retried.labels(record.topic).inc()
                     await asyncio.sleep(self._delay * 2 ** (attempt - 1))
+        if isinstance(error, OUTAGES):
+            # Redis is away, not the record at fault: it is read again later, not dead-lettered
+            raise error
         await self._dead_letter(record, error)
 
     async def _dead_letter(

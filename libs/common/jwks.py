@@ -50,7 +50,7 @@ class JwksVerifier:
             return False
         async with self._lock:
             if time.monotonic() - self._fetched_at < self._min_refetch:
-                return True  # a concurrent caller has just refreshed them
+                return True  # a concurrent caller has just tried: its keys (or the old) stand
             try:
                 await self.load()
             except (aiohttp.ClientError, TimeoutError, ValueError, jwt.PyJWTError) as error:

@@ -41,10 +41,15 @@ class Publisher:
         self._producer: AIOKafkaProducer | None = None
         self._partitions: dict[str, list[int]] = {}
         self._partitioner = DefaultPartitioner()
+        # concurrent publishes (a consumer dead-lettering several records) share one producer
+        self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        if self._producer is not None:  # started already (a retried connect, say)
-            return
+        async with self._lock:
+            if self._producer is None:  # not started already (by a concurrent publish, say)
+                await self._start()
+
+    async def _start(self) -> None:
         producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap_servers,
             client_id=self._client_id,

@@ -4,6 +4,11 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from common.settings import CommonSettings
 
+# No call waits longer for Redis: a reply lost on a half-open connection fails its callers
+# (and those batched behind it) instead of stalling them for ever. The longest script, an
+# admission step of 1,000 people, takes milliseconds; no command blocks.
+SOCKET_TIMEOUT_SECONDS = 10.0
+
 
 def connect(settings: CommonSettings) -> Redis:
     # redis-py's default pool raises "Too many connections" past 100 calls in flight; in a
@@ -12,6 +17,8 @@ def connect(settings: CommonSettings) -> Redis:
         settings.redis_url,
         max_connections=settings.redis_max_connections,
         timeout=settings.redis_pool_timeout_seconds,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
         decode_responses=True,
     )
     return Redis(connection_pool=pool)

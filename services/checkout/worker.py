@@ -64,10 +64,7 @@ class CheckoutWorker:
             return
         # Every event's sweep at once: their scripts share pipelines, not a round trip each.
         await asyncio.gather(
-            *(
-                self._step("sweep", e, functools.partial(self._store.sweep, e, self._now()))
-                for e in event_ids
-            )
+            *(self._step("sweep", e, functools.partial(self._sweep, e)) for e in event_ids)
         )
         try:
             busy = await self._relay.pending(event_ids)
@@ -76,6 +73,9 @@ class CheckoutWorker:
             busy = event_ids
         for event_id in busy:
             await self._step("relay", event_id, functools.partial(self._relay.relay, event_id))
+
+    async def _sweep(self, event_id: str) -> int:
+        return await self._store.sweep(event_id, self._now())  # the clock read on each retry
 
     async def _step(self, step: str, event_id: str, work: Callable[[], Awaitable[int]]) -> None:
         try:

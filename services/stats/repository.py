@@ -1,6 +1,7 @@
 """The only stats module that talks to Redis: applying events and reading the figures."""
 
 import math
+import time
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -10,6 +11,7 @@ from redis.asyncio import Redis
 from common.redis_batch import ScriptBatcher
 
 EVENTS_KEY = "stats:events"
+LISTED_FOR_S = 60.0
 SETS = ("joined", "admitted", "completed", "expired", "cancelled", "left")
 
 
@@ -58,9 +60,9 @@ class StatsRepository:
         self._redis = redis
         source = resources.files("stats").joinpath("lua/apply.lua").read_text()
         self._apply = redis.register_script(source)
-        # the pool's workers apply concurrently: their scripts share one pipeline per loop turn
+        # the pool's workers apply concurrently: their scripts share pipelines
         self._batch = ScriptBatcher(redis)
-        self._listed: set[str] = set()  # events this process has put in EVENTS_KEY
+        self._listed: dict[str, float] = {}  # event -> when this process last put it in EVENTS_KEY
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
@@ -88,9 +90,11 @@ class StatsRepository:
             change.reason,
             change.tickets,
         ]
-        if e not in self._listed:  # SADD is idempotent: once per event and process is enough
+        if time.monotonic() - self._listed.get(e, -LISTED_FOR_S) >= LISTED_FOR_S:
+            # SADD is idempotent: once a minute per event and process is enough, and still
+            # puts the event back should Redis lose the set
             await self._redis.sadd(EVENTS_KEY, e)
-            self._listed.add(e)
+            self._listed[e] = time.monotonic()
         await self._batch.call(self._apply, keys, args)
 
     async def figures(self, event_id: str, now_ms: int) -> RawFigures:

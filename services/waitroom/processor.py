@@ -73,6 +73,7 @@ class QueueProcessor:
         self._relay_wanted = asyncio.Event()
         self._admit_wanted = asyncio.Event()
         self._relay_events: set[str] = set()  # events whose outbox has new entries
+        self._relay_failed: set[str] = set()  # events whose relay failed since the full pass
         self.status = ProcessorStatus()
 
     async def run(self, admit: bool = True) -> None:
@@ -114,9 +115,12 @@ class QueueProcessor:
             if time.monotonic() >= full_pass_at:
                 full_pass_at = time.monotonic() + self._config.interval
                 self._relay_events.clear()
+                self._relay_failed.clear()
                 await self.relay_all()
             elif self._relay_events:
-                events, self._relay_events = sorted(self._relay_events), set()
+                # an event whose relay just failed (Kafka away) waits for the next full pass
+                events = sorted(self._relay_events - self._relay_failed)
+                self._relay_events = set()
                 await self.relay_events(events)
             self._relay_wanted.clear()
             if not self._relay_events:
@@ -180,6 +184,7 @@ class QueueProcessor:
             except Exception:
                 logger.exception("outbox relay failed for event %s; entries stay", event_id)
                 self._count_error(event_id, "relay")
+                self._relay_failed.add(event_id)
         return relayed
 
     async def _events(self) -> list[str]:

@@ -48,7 +48,7 @@ async def test_calls_made_while_a_pipeline_is_out_go_together_in_the_next(redis,
         return await batcher.call(script, [key], [str(n)])
 
     first = asyncio.create_task(batcher.call(script, [key], ["first"]))
-    await asyncio.sleep(0)  # the first pipeline is out now
+    await asyncio.sleep(0)  # the first call's pipeline is on its way out
     later = [asyncio.create_task(one_per_turn(n)) for n in range(20)]
     assert await first == f"first{key}"
     assert await asyncio.gather(*later) == [f"{n}{key}" for n in range(20)]

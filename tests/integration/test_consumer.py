@@ -1,0 +1,95 @@
+"""The shared Kafka plumbing on the real broker: batched publishing and the consume loop."""
+
+import asyncio
+import time
+import uuid
+
+from aiokafka import AIOKafkaProducer
+from prometheus_client import CollectorRegistry
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from common import topics
+from common.consumer import ConsumerMetrics, EventConsumer
+from common.kafka import Publisher, Record
+from tests.integration.conftest import KAFKA
+
+
+async def test_batched_records_go_to_the_partitions_send_picks_in_order(kafka_tail):
+    tag = uuid.uuid4().hex
+    tail = await kafka_tail(topics.QUEUE_LEFT)
+    keys = [f"{tag}-{n % 40}" for n in range(200)]  # 40 keys, five records each
+    publisher = Publisher(KAFKA, 10, "test")
+    try:
+        await publisher.publish(
+            [Record(topics.QUEUE_LEFT, k, str(n).encode()) for n, k in enumerate(keys)]
+        )
+    finally:
+        await publisher.stop()
+    batched = await tail.collect(lambda r: r.key.decode().startswith(tag), count=200)
+
+    plain = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    await plain.start()
+    try:
+        sent = [
+            await plain.send_and_wait(topics.QUEUE_LEFT, b"-", key=f"{k}".encode())
+            for k in keys[:40]
+        ]
+    finally:
+        await plain.stop()
+    picked = {k: metadata.partition for k, metadata in zip(keys[:40], sent, strict=True)}
+    assert {r.key.decode(): r.partition for r in batched} == picked
+    per_key: dict[str, list[int]] = {}
+    for record in batched:
+        per_key.setdefault(record.key.decode(), []).append(int(record.value))
+    assert all(values == sorted(values) for values in per_key.values())  # order kept per key
+
+
+def consumer(group: str, handler, registry: CollectorRegistry) -> EventConsumer:
+    return EventConsumer(
+        bootstrap_servers=KAFKA,
+        group_id=group,
+        topic_names=(topics.QUEUE_LEFT,),
+        handler=handler,
+        dead_letters=Publisher(KAFKA, 10, "test"),
+        metrics=ConsumerMetrics(registry, "test"),
+        retry_attempts=2,
+        retry_delay=0.01,
+        offset_reset="latest",
+    )
+
+
+async def test_a_record_that_meets_a_redis_outage_is_read_again_not_dead_lettered():
+    tag = uuid.uuid4().hex
+    applied: list[str] = []
+    outage = {"calls": 0}
+
+    async def handle(record):
+        key = (record.key or b"").decode()
+        if not key.startswith(tag):
+            return
+        if key == f"{tag}-7" and outage["calls"] < 5:  # Redis away for this record's tries
+            outage["calls"] += 1
+            raise RedisConnectionError("Redis is away")
+        applied.append(key)
+
+    registry = CollectorRegistry()
+    loop = consumer(f"consumer-{tag}", handle, registry)
+    await loop.start()
+    await asyncio.wait_for(loop.wait_assigned(), 30)
+    running = asyncio.create_task(loop.run())
+    publisher = Publisher(KAFKA, 10, "test")
+    try:
+        await publisher.publish([Record(topics.QUEUE_LEFT, f"{tag}-{n}", b"{}") for n in range(20)])
+    finally:
+        await publisher.stop()
+    deadline = time.monotonic() + 30
+    while f"{tag}-7" not in applied and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    loop.stop()
+    await running
+    await loop.close()
+    assert outage["calls"] == 5  # it met the outage more often than its retries allow
+    assert f"{tag}-7" in applied  # and was applied once Redis was back
+    assert set(applied) == {f"{tag}-{n}" for n in range(20)}
+    dead = registry.get_sample_value("test_dead_lettered_total", {"topic": topics.QUEUE_LEFT})
+    assert not dead  # nothing went to the DLQ
