@@ -2,8 +2,17 @@ import pytest
 
 from common.ids import InvalidIdError, make_session_id
 from tests.unit.fakes import FakeQueueStore, FakeSigner, record
-from waitroom.models import FailedPreconditionError, NotFoundError, Status
-from waitroom.service import Defaults, QueueService, claims_of
+from waitroom.models import (
+    EventAction,
+    EventChange,
+    EventConfig,
+    EventState,
+    EventView,
+    FailedPreconditionError,
+    NotFoundError,
+    Status,
+)
+from waitroom.service import Defaults, EventAdmin, QueueService, claims_of
 
 DEFAULTS = Defaults(
     max_concurrent=100,
@@ -103,3 +112,52 @@ async def test_an_admitted_session_cannot_leave_the_queue():
 def test_a_token_never_runs_out_before_its_hold():
     claims = claims_of("concert~" + "A" * 22, "concert", "user1", 1_500, 905_001)
     assert (claims.issued_at, claims.expires_at) == (1, 906)
+
+
+async def test_a_join_or_a_leave_tells_the_relay_which_outbox_to_read():
+    told: list[str] = []
+    store = FakeQueueStore(sessions={"A" * 22: record()})
+    queue = QueueService(store, FakeSigner(), DEFAULTS, lambda: NOW, told.append)
+    await queue.join("user1", "concert")
+    await queue.leave(SESSION)
+    assert told == ["concert", "concert"]
+
+
+async def test_a_refused_join_tells_the_relay_nothing():
+    told: list[str] = []
+    queue = QueueService(
+        FakeQueueStore(state="paused"), FakeSigner(), DEFAULTS, lambda: NOW, told.append
+    )
+    with pytest.raises(FailedPreconditionError):
+        await queue.join("user1", "concert")
+    assert told == []
+
+
+class AdminStore:
+    """An event's settings and its state, for EventAdmin.update."""
+
+    def __init__(self, state):
+        self.config = EventConfig("concert", 10, 5, 900, NOW + 3_600_000, 100, state)
+
+    async def get_event(self, event_id):
+        return EventView(self.config, 0, 0, 0)
+
+    async def update_event(self, event_id, now_ms, action, changes):
+        return "ok"
+
+
+@pytest.mark.parametrize(
+    ("state", "change", "wakes"),
+    [
+        (EventState.OPEN, EventChange(opens_at_ms=NOW), True),  # opens now
+        (EventState.OPEN, EventChange(opens_at_ms=NOW + 60_000), False),  # opens later
+        (EventState.PAUSED, EventChange(action=EventAction.RESUME), True),
+        (EventState.OPEN, EventChange(action=EventAction.PAUSE), False),
+        (EventState.OPEN, EventChange(tickets=50), False),
+    ],
+)
+async def test_an_opening_or_a_resume_asks_for_admission_at_once(state, change, wakes):
+    asked: list[bool] = []
+    admin = EventAdmin(AdminStore(state), DEFAULTS, lambda: NOW, lambda: asked.append(True))
+    await admin.update("concert", change)
+    assert bool(asked) is wakes
