@@ -3,9 +3,10 @@
 import uuid
 from datetime import UTC, datetime
 
-from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+
+from common import protojson
 
 _NAMESPACE = uuid.UUID("8f2b1c9e-5d0a-4f7e-9b61-0c3d2a4e5f60")
 
@@ -26,11 +27,10 @@ def datetime_of_ms(ms: int) -> datetime:
 
 
 def to_json(message: Message) -> bytes:
-    return json_format.MessageToJson(
-        message, preserving_proto_field_name=True, indent=None, sort_keys=True
-    ).encode()
+    """Protobuf's JSON mapping with the .proto field names, sorted, on one line."""
+    return protojson.to_json(message)
 
 
 def from_json(payload: bytes, message: Message) -> Message:
     """Parses protobuf JSON into message; raises json_format.ParseError on garbage."""
-    return json_format.Parse(payload, message, ignore_unknown_fields=True)
+    return protojson.parse(payload, message)
