@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -124,24 +124,14 @@ class TokenVerifier:
             for key in jwt.PyJWKSet.from_dict(jwks).keys
             if key.key_id and key.algorithm_name == ALGORITHM
         }
+        # the signing key comes first in the JWKS: nearly every token is signed by it
+        self._current = next(iter(self._keys.values()), None)
         self._leeway = leeway
 
     def verify(self, token: str, allow_expired: bool = False) -> CheckoutClaims:
         """The token's claims; allow_expired still checks the signature and every other claim."""
         try:
-            kid = jwt.get_unverified_header(token).get("kid")
-            key = self._keys.get(kid) if isinstance(kid, str) else None
-            if key is None:
-                raise InvalidTokenError("token signed by an unknown key")
-            payload = jwt.decode(
-                token,
-                key.key,
-                algorithms=[ALGORITHM],
-                audience=AUDIENCE,
-                issuer=ISSUER,
-                leeway=self._leeway,
-                options={"require": list(REQUIRED_CLAIMS), "verify_exp": not allow_expired},
-            )
+            payload = self._verified(token, allow_expired)
         except jwt.PyJWTError as error:
             raise InvalidTokenError(str(error)) from error
         return CheckoutClaims(
@@ -150,4 +140,33 @@ class TokenVerifier:
             user_id=str(payload["user_id"]),
             issued_at=int(payload["iat"]),
             expires_at=int(payload["exp"]),
+        )
+
+    def _verified(self, token: str, allow_expired: bool) -> dict[str, Any]:
+        """Tries the current key first, in one pass (PyJWT reads a token in 30-40 µs here);
+        a token that does not verify with it is looked up by its kid, as before."""
+        if self._current is not None:
+            try:
+                complete = self._decode(token, self._current, allow_expired)
+            except jwt.InvalidSignatureError:
+                pass  # another key's token, or a forged one: the kid decides below
+            else:
+                if complete["header"].get("kid") != self._current.key_id:
+                    raise InvalidTokenError("token signed by an unknown key")
+                return cast(dict[str, Any], complete["payload"])
+        kid = jwt.get_unverified_header(token).get("kid")
+        key = self._keys.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise InvalidTokenError("token signed by an unknown key")
+        return cast(dict[str, Any], self._decode(token, key, allow_expired)["payload"])
+
+    def _decode(self, token: str, key: jwt.PyJWK, allow_expired: bool) -> dict[str, Any]:
+        return jwt.decode_complete(
+            token,
+            key.key,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            leeway=self._leeway,
+            options={"require": list(REQUIRED_CLAIMS), "verify_exp": not allow_expired},
         )

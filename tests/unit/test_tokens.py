@@ -85,6 +85,23 @@ def test_a_retired_key_still_verifies_during_rotation(signer):
     assert TokenVerifier(rotated.jwks()).verify(token).user_id == "user1"
 
 
+def test_a_token_of_the_current_key_under_another_kid_is_refused(signer):
+    # the current key is tried first, before the kid is looked at: the kid must still match
+    payload = jwt.decode(signer.sign(claims()), options={"verify_signature": False})
+    relabelled = jwt.encode(payload, signer._private_key, algorithm="EdDSA", headers={"kid": "x"})
+    with pytest.raises(InvalidTokenError, match="unknown key"):
+        TokenVerifier(signer.jwks()).verify(relabelled)
+
+
+def test_a_retired_keys_expired_token_is_refused_as_expired(signer):
+    old = Ed25519PrivateKey.generate()
+    rotated = TokenSigner(Ed25519PrivateKey.generate(), retired_keys=(old.public_key(),))
+    token = TokenSigner(old).sign(claims(now=int(time.time()) - 1000, expires_in=10))
+    with pytest.raises(InvalidTokenError, match="expired"):
+        TokenVerifier(rotated.jwks()).verify(token)
+    assert TokenVerifier(rotated.jwks()).verify(token, allow_expired=True).user_id == "user1"
+
+
 def signer_public_pem(signer):
     return signer._private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
