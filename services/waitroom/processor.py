@@ -18,6 +18,9 @@ logger = logging.getLogger(__name__)
 # A woken relay waits this long for more entries, so a busy line is relayed in batches
 # (one Redis read and one Kafka send per batch) while an entry still leaves within ~20 ms.
 RELAY_LINGER_SECONDS = 0.02
+# Hints to the other replicas (see QueueProcessor.hear): admit now; help relay an event.
+ADMIT_HINT = "admit"
+RELAY_HINT = "relay"
 
 
 class AdmissionStore(Protocol):
@@ -61,13 +64,16 @@ class QueueProcessor:
         metrics: WaitroomMetrics,
         instance_id: str,
         clock_ms: Callable[[], int],
+        tell: Callable[[str], None] = lambda hint: None,
     ) -> None:
+        """tell(hint): sends a hint to every other replica's processor (their `hear`)."""
         self._store = store
         self._relay = relay
         self._config = config
         self._metrics = metrics
         self._instance = instance_id
         self._now = clock_ms
+        self._tell = tell
         self._cycle = 0
         self._stopping = asyncio.Event()
         self._relay_wanted = asyncio.Event()
@@ -105,8 +111,17 @@ class QueueProcessor:
             await self._sleep(self._config.interval - (time.monotonic() - started), wake)
 
     def admit_soon(self) -> None:
-        """An event opened or resumed: its first batch goes now, not at the next interval."""
+        """An event opened or resumed: its first batch goes now, here and on every replica."""
         self._admit_wanted.set()
+        self._tell(ADMIT_HINT)
+
+    def hear(self, hint: str) -> None:
+        """Another replica's hint: an event opened, or an event has many entries to relay."""
+        kind, _, event_id = hint.partition(" ")
+        if kind == ADMIT_HINT:
+            self._admit_wanted.set()
+        elif kind == RELAY_HINT and event_id:
+            self.relay_soon(event_id)
 
     async def _relay_loop(self) -> None:
         """Every event's outbox every interval; an event's outbox as soon as it has entries."""
@@ -121,7 +136,7 @@ class QueueProcessor:
                 # an event whose relay just failed (Kafka away) waits for the next full pass
                 events = sorted(self._relay_events - self._relay_failed)
                 self._relay_events = set()
-                await self.relay_events(events)
+                await self.relay_events(await self._with_entries(events))
             self._relay_wanted.clear()
             if not self._relay_events:
                 await self._sleep(full_pass_at - time.monotonic(), self._relay_wanted)
@@ -164,12 +179,15 @@ class QueueProcessor:
 
     async def relay_all(self) -> int:
         """Publishes every event's outbox; entries Kafka did not acknowledge stay for later."""
-        events = await self._events()
+        return await self.relay_events(await self._with_entries(await self._events()))
+
+    async def _with_entries(self, events: list[str]) -> list[str]:
+        """The events whose outbox holds entries (a hinted event may have none here)."""
         try:
-            events = await self._relay.pending(events)
+            return list(await self._relay.pending(events))
         except Exception:  # Redis hiccup: try them all, each with its retries
             logger.exception("could not tell which outboxes hold entries")
-        return await self.relay_events(events)
+            return events
 
     async def relay_events(self, event_ids: list[str]) -> int:
         relayed = 0
@@ -204,9 +222,13 @@ class QueueProcessor:
             if result is None:
                 break
             self._record(event_id, result)
+            helped = admitted >= ADMIT_STEP
             admitted += result.admitted
             if result.admitted:
                 self.relay_soon(event_id)
+            if admitted >= ADMIT_STEP and not helped:
+                # signing thousands of tokens takes seconds: every replica's relay shares them
+                self._tell(f"{RELAY_HINT} {event_id}")
             if result.admitted < ADMIT_STEP:
                 break
         self._metrics.event_cycle_seconds.labels(event_id).observe(time.monotonic() - started)

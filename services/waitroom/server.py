@@ -8,6 +8,7 @@ import socket
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from common.broadcast import Broadcast
 from common.consumer import ConsumerMetrics, EventConsumer
 from common.grpc_server import Health, create_server
 from common.http import HttpServer
@@ -29,6 +30,8 @@ from waitroom.servicer import AdminServicer, WaitroomServicer
 from waitroomapi.waitroom.v1 import waitroom_pb2, waitroom_pb2_grpc
 
 logger = logging.getLogger(__name__)
+# Every replica's processor hears the others' hints here (an opening, a line to relay).
+HINTS_CHANNEL = "waitroom:hints"
 SERVICE_NAMES = tuple(s.full_name for s in waitroom_pb2.DESCRIPTOR.services_by_name.values())
 
 
@@ -58,10 +61,15 @@ class WaitroomServer(ServiceProcess):
         self.settings = settings
         admin_token = settings.admin_token()  # refuses to start off loopback without one
         instance = settings.waitroom_instance_id or f"{socket.gethostname()}-{os.getpid()}"
+        if worker is not None and settings.waitroom_instance_id:
+            instance = f"{instance}-{worker}"  # processes of one pod: each its own relay and name
         self.registry = registry or CollectorRegistry()
         self.metrics = WaitroomMetrics(self.registry)
         self.redis = connect(settings)
         self.repository = WaitroomRepository(self.redis)
+        # pub/sub ignores database numbers: deployments sharing a Redis keep to their own
+        database = self.redis.connection_pool.connection_kwargs.get("db", 0)
+        self.broadcast = Broadcast(self.redis, f"{HINTS_CHANNEL}:{database}", instance)
         self.signer = build_signer(settings)
         self.publisher = Publisher(
             settings.kafka_bootstrap_servers,
@@ -98,6 +106,7 @@ class WaitroomServer(ServiceProcess):
             self.metrics,
             instance,
             now_ms,
+            self.broadcast.send,
         )
         self.consumer = EventConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -156,13 +165,16 @@ class WaitroomServer(ServiceProcess):
 
     async def work(self) -> None:
         await asyncio.gather(
-            self.consumer.run(), self.processor.run(admit=self.settings.queue_processor_enabled)
+            self.consumer.run(),
+            self.processor.run(admit=self.settings.queue_processor_enabled),
+            self.broadcast.listen(self.processor.hear),
         )
 
     async def drain(self) -> None:
         """The processor finishes its cycle within QUEUE_SHUTDOWN_TIMEOUT; the consumer stops."""
         self.processor.stop()
         self.consumer.stop()
+        self.broadcast.stop()
 
     async def close(self) -> None:
         await self.consumer.close()

@@ -2,16 +2,18 @@
 
 import asyncio
 import time
+from datetime import timedelta
 
 import aiohttp
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from common import topics
 from common.ids import make_session_id
 from common.messages import from_json
 from common.outbox import OutboxRelay, OutboxStream
 from common.tokens import TokenVerifier
-from tests.integration.conftest import create_event
+from tests.integration.conftest import ADMIN, create_event
 from waitroom.models import EventConfig, EventState, Status
 from waitroom.relay import WaitroomOutbox
 from waitroom.repository import WaitroomRepository
@@ -219,3 +221,55 @@ async def test_a_user_keeps_their_admitted_session_until_it_ends(redis, event_id
     await repo.finish(event_id, "A" * 22, Status.COMPLETED, "m1", now + 301_000)
     after = await repo.join(event_id, "alice", "C" * 22, now + 302_000, 60, 0.5)
     assert (after.token, after.status) == ("C" * 22, Status.QUEUED)
+
+
+async def test_a_replica_that_does_not_admit_passes_on_an_opening_and_helps_relay(
+    start_server, channel_to, event_id, kafka_tail, redis
+):
+    """The opening reaches the admitting replica at once (its interval is an hour), and the
+    other replica's relay shares the signing of a large admission."""
+    people, hour = 2_500, timedelta(hours=1)
+    tail = await kafka_tail(topics.QUEUE_READY)
+    admitting = await start_server(
+        queue_process_interval=hour, waitroom_instance_id="it-admits", queue_outbox_batch=100
+    )
+    helper = await start_server(
+        queue_process_interval=hour,
+        waitroom_instance_id="it-helps",
+        queue_outbox_batch=100,
+        queue_processor_enabled=False,
+    )
+    for server in (admitting, helper):
+        await asyncio.wait_for(server.broadcast.listening.wait(), 10)
+    channel = channel_to(helper)
+    later = Timestamp(seconds=int(time.time()) + 3600)
+    await create_event(channel, event_id, max_concurrent=people, batch_size=people, opens_at=later)
+    stub = pb_grpc.WaitroomServiceStub(channel)
+    for start in range(0, people, 250):
+        await asyncio.gather(
+            *(
+                stub.JoinQueue(pb.JoinQueueRequest(user_id=f"u{n}", event_id=event_id))
+                for n in range(start, start + 250)
+            )
+        )
+
+    await pb_grpc.AdminServiceStub(channel).UpdateEvent(
+        pb.UpdateEventRequest(event_id=event_id, opens_at=Timestamp(seconds=int(time.time()))),
+        metadata=ADMIN,
+    )
+    records = await tail.collect(ready_of(event_id), count=people, within=90)
+    sessions = {from_json(r.value, events_pb2.QueueReady()).session_id for r in records}
+    assert len(sessions) == people
+
+    def relayed(server):
+        labels = {"event_id": event_id, "topic": topics.QUEUE_READY}
+        return server.registry.get_sample_value("waitroom_outbox_relayed_total", labels) or 0
+
+    for _ in range(600):  # a relay counts its batch once Kafka acknowledged it: up to 30 s
+        if relayed(admitting) + relayed(helper) >= people:
+            break
+        await asyncio.sleep(0.05)
+    assert relayed(admitting) + relayed(helper) >= people
+    assert relayed(admitting) > 0
+    assert relayed(helper) > 0  # it heard the hint: nothing else wakes its relay for an hour
+    assert await redis.xlen(f"waitroom:{{{event_id}}}:outbox") == 0

@@ -12,6 +12,7 @@ from common.outbox import OutboxEntry, OutboxRelay
 from tests.unit.fakes import FakeAdmissionStore, FakeOutbox, FakeSender, FakeSigner
 from waitroom.config import Settings
 from waitroom.metrics import WaitroomMetrics
+from waitroom.models import ADMIT_STEP, AdmissionResult
 from waitroom.processor import ProcessorConfig, QueueProcessor
 from waitroom.relay import WaitroomOutbox
 from waitroomapi.events.v1 import events_pb2
@@ -26,18 +27,19 @@ CONFIG = ProcessorConfig(
 
 
 class CountingRelay:
-    def __init__(self):
+    def __init__(self, empty=()):
         self.events = []
+        self.empty = set(empty)  # events whose outbox holds nothing
 
     async def pending(self, event_ids):
-        return list(event_ids)
+        return [e for e in event_ids if e not in self.empty]
 
     async def relay(self, event_id, max_batches=50):
         self.events.append(event_id)
         return 0
 
 
-def processor(store, relay=None, config=CONFIG):
+def processor(store, relay=None, config=CONFIG, tell=lambda hint: None):
     return QueueProcessor(
         store,
         relay or CountingRelay(),
@@ -45,6 +47,7 @@ def processor(store, relay=None, config=CONFIG):
         WaitroomMetrics(CollectorRegistry()),
         "test",
         lambda: 1_000,
+        tell,
     )
 
 
@@ -119,6 +122,53 @@ async def test_an_event_with_new_entries_is_relayed_at_once_and_alone():
     await until(lambda: relay.events == ["a", "b"])  # the full pass at start
     p.relay_soon("b")
     await until(lambda: relay.events == ["a", "b", "b"])
+    p.stop()
+    await running
+
+
+async def test_another_replicas_opening_starts_admission_here_and_ours_tells_them():
+    store, told = FakeAdmissionStore(events=["e"]), []
+    p = processor(store, config=dataclasses.replace(CONFIG, interval=3600), tell=told.append)
+    running = asyncio.create_task(p.run())
+    await until(lambda: len(store.calls) == 1)
+    p.hear("admit")  # another replica handled the opening
+    await until(lambda: len(store.calls) == 2)
+    assert told == []  # what it heard it does not repeat
+    p.admit_soon()
+    await until(lambda: len(store.calls) == 3)
+    assert told == ["admit"]
+    p.stop()
+    await running
+
+
+async def test_a_full_admission_step_asks_every_replica_to_help_relay_once_a_cycle():
+    class BigLine(FakeAdmissionStore):
+        async def admit(self, event_id, cycle_id, now_ms, ttl_s, already=0, limit=1000):
+            await super().admit(event_id, cycle_id, now_ms, ttl_s, already, limit)
+            admitted = limit if already < 2_500 else 0  # three full steps, then the room is full
+            return AdmissionResult(admitted=admitted, reaped=0, queue_length=9, processing=9)
+
+    told = []
+    busy = processor(BigLine(events=["big"]), tell=told.append)
+    quiet = processor(FakeAdmissionStore(events=["small"]), tell=told.append)
+    assert await busy.run_cycle() == 3 * ADMIT_STEP
+    assert await quiet.run_cycle() == 2  # two people: this replica relays them alone
+    assert told == ["relay big"]
+
+
+async def test_a_hint_to_relay_relays_that_event_at_once():
+    relay = CountingRelay(empty={"nothing-here"})
+    p = processor(
+        FakeAdmissionStore(events=["a", "b"]), relay, dataclasses.replace(CONFIG, interval=3600)
+    )
+    running = asyncio.create_task(p.run(admit=False))
+    await until(lambda: relay.events == ["a", "b"])
+    # malformed hints are ignored, and an event with nothing to relay here is left alone
+    for hint in ("relay nothing-here", "relay b", "relay", "unknown words", ""):
+        p.hear(hint)
+    await until(lambda: relay.events == ["a", "b", "b"])
+    await asyncio.sleep(0.1)
+    assert relay.events == ["a", "b", "b"]
     p.stop()
     await running
 
