@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
-from aiokafka.producer.message_accumulator import BatchBuilder
 
 logger = logging.getLogger(__name__)
+# A call's records for one partition go as packed batches from this many on, else by `send`.
+PACK_FROM = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +27,9 @@ class PublishError(Exception):
 class Publisher:
     """Sends batches with acks=all and idempotence; a failed batch gets a new producer.
 
-    Records are packed into one record batch per partition (the partition `send` would pick:
-    the default partitioner's hash of the key), which costs a third of a `send` per record.
+    A call's many records for one partition are packed into record batches (on the partition
+    `send` would pick: the default partitioner's hash of the key), which costs a third of a
+    `send` per record; a call's few records go by `send` itself (see `_send`).
 
     aiokafka's defaults (acks=1, no idempotence) could lose or duplicate an
     admission, and with the broker down `send_and_wait` and `stop` can wait
@@ -84,23 +86,45 @@ class Publisher:
     async def _send(
         self, producer: AIOKafkaProducer, records: Sequence[Record]
     ) -> list[asyncio.Future[object]]:
-        """Queues the records in per-partition batches, in order; returns their futures."""
-        open_batches: dict[tuple[str, int], BatchBuilder] = {}
-        queued = []
+        """Queues the records, in order per partition; returns their futures.
+
+        A partition's many records of one call go as packed batches. A few go with `send`,
+        which joins them to the batch already open for that partition: aiokafka sends one
+        batch per partition at a time, so hundreds of concurrent one-record calls (a consumer
+        dead-lettering a fetch) would otherwise each wait a round trip for the one before.
+        """
+        by_partition: dict[tuple[str, int], list[tuple[bytes, Record]]] = {}
         for record in records:
             key = record.key.encode()
             partition = await self._partition(producer, record.topic, key)
-            batch = open_batches.get((record.topic, partition))
-            if batch is None or batch.append(key=key, value=record.value, timestamp=None) is None:
-                if batch is not None:  # full: send it and start the next one
-                    queued.append(
-                        await producer.send_batch(batch, record.topic, partition=partition)
-                    )
-                batch = open_batches[(record.topic, partition)] = producer.create_batch()
+            by_partition.setdefault((record.topic, partition), []).append((key, record))
+        queued = []
+        for (topic, partition), keyed in by_partition.items():
+            if len(keyed) >= PACK_FROM:
+                queued += await self._send_packed(producer, topic, partition, keyed)
+                continue
+            for key, record in keyed:
+                queued.append(
+                    await producer.send(topic, record.value, key=key, partition=partition)
+                )
+        return queued
+
+    async def _send_packed(
+        self,
+        producer: AIOKafkaProducer,
+        topic: str,
+        partition: int,
+        keyed: list[tuple[bytes, Record]],
+    ) -> list[asyncio.Future[object]]:
+        queued = []
+        batch = producer.create_batch()
+        for key, record in keyed:
+            if batch.append(key=key, value=record.value, timestamp=None) is None:
+                queued.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()  # full: the next one
                 if batch.append(key=key, value=record.value, timestamp=None) is None:
                     raise PublishError(f"a record of {len(record.value)} bytes fits no batch")
-        for (topic, partition), batch in open_batches.items():
-            queued.append(await producer.send_batch(batch, topic, partition=partition))
+        queued.append(await producer.send_batch(batch, topic, partition=partition))
         return queued
 
     async def _partition(self, producer: AIOKafkaProducer, topic: str, key: bytes) -> int:

@@ -44,6 +44,35 @@ async def test_batched_records_go_to_the_partitions_send_picks_in_order(kafka_ta
     assert all(values == sorted(values) for values in per_key.values())  # order kept per key
 
 
+async def test_concurrent_one_record_publishes_join_the_open_batch(kafka_tail, monkeypatch):
+    """A consumer dead-letters a whole fetch at once: 500 one-record calls on one partition.
+    Each packed alone, aiokafka would send them one round trip after another (seconds under
+    load, past the send timeout); by `send` they join the partition's open batch."""
+    packed = []
+    send_batch = AIOKafkaProducer.send_batch
+
+    async def counted(self, *args, **kwargs):
+        packed.append(args)
+        return await send_batch(self, *args, **kwargs)
+
+    monkeypatch.setattr(AIOKafkaProducer, "send_batch", counted)
+    tag = uuid.uuid4().hex
+    tail = await kafka_tail(topics.QUEUE_LEFT)
+    publisher = Publisher(KAFKA, 10, "test")
+    try:
+        await asyncio.gather(
+            *(
+                publisher.publish([Record(topics.QUEUE_LEFT, f"{tag}-k", str(n).encode())])
+                for n in range(500)
+            )
+        )
+    finally:
+        await publisher.stop()
+    records = await tail.collect(lambda r: r.key.decode().startswith(tag), count=500)
+    assert sorted(int(r.value) for r in records) == list(range(500))
+    assert packed == []
+
+
 def consumer(group: str, handler, registry: CollectorRegistry) -> EventConsumer:
     return EventConsumer(
         bootstrap_servers=KAFKA,
