@@ -34,12 +34,20 @@ up() {
       echo $! >"var/run/$name.pid"
       echo "[stack] started $name (pid $!), log var/log/$name.log"
     fi
+    # Several serving processes share the port and the kernel picks one per connection:
+    # one SERVING reply may come from the first process ready while another still connects.
+    local serving=0
     for _ in $(seq 1 120); do
-      healthy "$port" && break
+      if healthy "$port"; then
+        serving=$((serving + 1))
+        ((serving >= 5)) && break
+        continue
+      fi
+      serving=0
       running "$name" || { echo "[stack] $name exited; last log lines:"; tail -20 "var/log/$name.log"; exit 1; }
       sleep 0.5
     done
-    healthy "$port" || { echo "[stack] $name not healthy after 60 s"; tail -20 "var/log/$name.log"; exit 1; }
+    ((serving >= 5)) || { echo "[stack] $name not healthy after 60 s"; tail -20 "var/log/$name.log"; exit 1; }
     echo "[stack] $name serving on 127.0.0.1:$port"
   done
   # The event the README's grpcurl walk-through joins.
