@@ -55,12 +55,17 @@ def supervise(worker: Callable[[int], None], count: int, grace: float) -> int:
         process.start()
     logger.info("started %d serving processes: %s", count, [p.pid for p in workers])
     ended = _wait_for_first(workers)
-    if not stopping:
+    asked_to_stop = stopping  # a signal, not a worker ending on its own
+    if not asked_to_stop:
         logger.error("%s exited with %s; stopping the others", ended.name, ended.exitcode)
         stop(signal.SIGTERM, None)
-    code = _join_all(workers, grace)
+    codes = _join_all(workers, grace)
     metrics_dir.cleanup()
-    return code if stopping else (ended.exitcode or 1)
+    if not asked_to_stop:
+        return ended.exitcode or 1
+    # A worker still starting up (importing, before its handler) dies of the SIGTERM itself:
+    # it had served nothing, so that is a clean stop too.
+    return max((0 if code == -signal.SIGTERM else abs(code or 0)) for code in codes)
 
 
 def _wait_for_first(workers: Sequence[BaseProcess]) -> BaseProcess:
@@ -71,7 +76,7 @@ def _wait_for_first(workers: Sequence[BaseProcess]) -> BaseProcess:
         time.sleep(0.2)
 
 
-def _join_all(workers: Sequence[BaseProcess], grace: float) -> int:
+def _join_all(workers: Sequence[BaseProcess], grace: float) -> list[int | None]:
     deadline = time.monotonic() + grace
     for process in workers:
         process.join(max(0.0, deadline - time.monotonic()))
@@ -79,4 +84,4 @@ def _join_all(workers: Sequence[BaseProcess], grace: float) -> int:
             logger.warning("%s did not stop within %.0f s; killing it", process.name, grace)
             process.kill()
             process.join()
-    return max(abs(p.exitcode or 0) for p in workers)
+    return [p.exitcode for p in workers]
