@@ -158,6 +158,8 @@ class TokenVerifier:
         key = self._keys.get(kid) if isinstance(kid, str) else None
         if key is None:
             raise InvalidTokenError("token signed by an unknown key")
+        if key is self._current:  # a forgery under the current kid: checked once is enough
+            raise jwt.InvalidSignatureError("Signature verification failed")
         return cast(dict[str, Any], self._decode(token, key, allow_expired)["payload"])
 
     def _decode(self, token: str, key: jwt.PyJWK, allow_expired: bool) -> dict[str, Any]:

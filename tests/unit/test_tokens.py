@@ -93,6 +93,19 @@ def test_a_token_of_the_current_key_under_another_kid_is_refused(signer):
         TokenVerifier(signer.jwks()).verify(relabelled)
 
 
+def test_a_forgery_under_the_current_kid_is_refused_after_one_check(signer, monkeypatch):
+    header, payload, signature = signer.sign(claims()).split(".")
+    forged = f"{header}.{payload}.{signature[:-4]}AAAA"  # the signature no longer matches
+    checks = []
+    decode_complete = jwt.decode_complete
+    monkeypatch.setattr(
+        jwt, "decode_complete", lambda *a, **k: checks.append(1) or decode_complete(*a, **k)
+    )
+    with pytest.raises(InvalidTokenError, match="Signature verification failed"):
+        TokenVerifier(signer.jwks()).verify(forged)
+    assert len(checks) == 1  # a forger cannot make the verifier check twice
+
+
 def test_a_retired_keys_expired_token_is_refused_as_expired(signer):
     old = Ed25519PrivateKey.generate()
     rotated = TokenSigner(Ed25519PrivateKey.generate(), retired_keys=(old.public_key(),))
