@@ -124,9 +124,13 @@ class EventConsumer:
         self._stopping.set()
 
     async def wait_assigned(self) -> None:
-        """Returns once the group gave this consumer its partitions (tests wait for it)."""
+        """Returns once this consumer has its partitions and their positions (tests wait for it)."""
         while not self._consumer.assignment():  # noqa: ASYNC110 (aiokafka offers no event)
             await asyncio.sleep(0.05)
+        # With offset_reset="latest" the position is looked up after the assignment: a record
+        # sent in between would be skipped. Every partition's position is known from here on.
+        for partition in self._consumer.assignment():
+            await self._consumer.position(partition)
 
     def _order(self, item: tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> int:
         return 0 if item[0].topic == topics.EVENT_UPDATED else 1

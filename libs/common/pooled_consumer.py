@@ -94,6 +94,10 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
     async def wait_assigned(self) -> None:
         while not self._consumer.assignment():  # noqa: ASYNC110 (aiokafka offers no event)
             await asyncio.sleep(0.05)
+        # With offset_reset="latest" the position is looked up after the assignment: a record
+        # sent in between would be skipped. Every partition's position is known from here on.
+        for partition in self._consumer.assignment():
+            await self._consumer.position(partition)
 
     async def run(self) -> None:
         while not self._stopping.is_set():
