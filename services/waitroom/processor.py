@@ -80,6 +80,7 @@ class QueueProcessor:
         self._admit_wanted = asyncio.Event()
         self._relay_events: set[str] = set()  # events whose outbox has new entries
         self._relay_failed: set[str] = set()  # events whose relay failed since the full pass
+        self._relay_hinted: set[str] = set()  # asked by another replica: maybe empty here
         self.status = ProcessorStatus()
 
     async def run(self, admit: bool = True) -> None:
@@ -121,6 +122,7 @@ class QueueProcessor:
         if kind == ADMIT_HINT:
             self._admit_wanted.set()
         elif kind == RELAY_HINT and event_id:
+            self._relay_hinted.add(event_id)
             self.relay_soon(event_id)
 
     async def _relay_loop(self) -> None:
@@ -135,8 +137,10 @@ class QueueProcessor:
             elif self._relay_events:
                 # an event whose relay just failed (Kafka away) waits for the next full pass
                 events = sorted(self._relay_events - self._relay_failed)
-                self._relay_events = set()
-                await self.relay_events(await self._with_entries(events))
+                if self._relay_hinted.intersection(events):  # our own wake-ups have entries
+                    events = await self._with_entries(events)
+                self._relay_events, self._relay_hinted = set(), set()
+                await self.relay_events(events)
             self._relay_wanted.clear()
             if not self._relay_events:
                 await self._sleep(full_pass_at - time.monotonic(), self._relay_wanted)
@@ -222,11 +226,10 @@ class QueueProcessor:
             if result is None:
                 break
             self._record(event_id, result)
-            helped = admitted >= ADMIT_STEP
-            admitted += result.admitted
+            before, admitted = admitted, admitted + result.admitted
             if result.admitted:
                 self.relay_soon(event_id)
-            if admitted >= ADMIT_STEP and not helped:
+            if before < ADMIT_STEP <= admitted:
                 # signing thousands of tokens takes seconds: every replica's relay shares them
                 self._tell(f"{RELAY_HINT} {event_id}")
             if result.admitted < ADMIT_STEP:
