@@ -1,4 +1,10 @@
-"""A Kafka consumer that hands each record to a TaskPool.
+"""A Kafka consumer that hands records to a TaskPool, in batches.
+
+Each task is a batch of up to `batch_size` records, applied by one handler call (stats: one
+script call per event), so a busy consumer pays Redis' per-call costs once per batch, not
+once per record. A handler names the records that are poison: those go to the DLQ on their
+own, the rest of the batch is applied. A batch that fails is retried as a whole (handlers are
+idempotent), and dead-lettered record by record when it never succeeds.
 
 Backpressure: while the pool's buffer is full, the assigned partitions are paused, so
 nothing more is fetched and nothing is dropped; fetching resumes once half the buffer is free,
@@ -12,18 +18,23 @@ import asyncio
 import functools
 import logging
 import time
-from collections import deque
-from collections.abc import Sequence
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from common import topics
-from common.consumer import ConsumerMetrics, Handler, PoisonMessageError, dead_letter
+from common.consumer import ConsumerMetrics, PoisonMessageError, dead_letter
 from common.kafka import Publisher
 from common.taskpool import Task, TaskPool
 
 logger = logging.getLogger(__name__)
+Records = Sequence[ConsumerRecord[bytes, bytes]]
+Poison = tuple[ConsumerRecord[bytes, bytes], PoisonMessageError]
+# Applies a batch; returns its poison records (not applied, never retried: the DLQ). Raising
+# retries the whole batch, so applying twice must change nothing.
+BatchHandler = Callable[[Records], Awaitable[Sequence[Poison]]]
 
 
 class OffsetTracker:
@@ -59,11 +70,12 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         bootstrap_servers: str,
         group_id: str,
         topic_names: Sequence[str],
-        handler: Handler,
+        handler: BatchHandler,
         dead_letters: Publisher,
         metrics: ConsumerMetrics,
         workers: int = 3,
         capacity: int = 100,
+        batch_size: int = 1,
         retry_delays: Sequence[float] = (1.0, 2.0, 3.0),
         offset_reset: str = "earliest",
         commit_interval: float = 0.5,
@@ -71,6 +83,7 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         self._group_id = group_id
         self._topics = tuple(topic_names)
         self._handler = handler
+        self._batch_size = batch_size
         self.pool = TaskPool(workers, capacity, retry_delays, dead_letter=self.dead_letter)
         self._dead_letters = dead_letters
         self._metrics = metrics
@@ -103,10 +116,16 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         while not self._stopping.is_set():
             await self._wait_for_room()
             room = self.pool.state().capacity - self.pool.state().queue_size
-            batch = await self._consumer.getmany(timeout_ms=300, max_records=max(room, 1))
-            for partition, records in sorted(batch.items(), key=_settings_first):
-                for record in records:
-                    await self._submit(partition, record)
+            fetched = await self._consumer.getmany(
+                timeout_ms=300, max_records=max(room, 1) * self._batch_size
+            )
+            records = [
+                (partition, record)
+                for partition, records in sorted(fetched.items(), key=_settings_first)
+                for record in records
+            ]
+            for start in range(0, len(records), self._batch_size):
+                await self._submit(records[start : start + self._batch_size])
             await self._commit_due()
 
     async def stop(self, grace: float) -> None:
@@ -143,35 +162,43 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
             self.paused = 0
 
     async def _submit(
-        self, partition: TopicPartition, record: ConsumerRecord[bytes, bytes]
+        self, batch: list[tuple[TopicPartition, ConsumerRecord[bytes, bytes]]]
     ) -> None:
-        entry = self._tracker.add(partition, record.offset)
+        entries = [self._tracker.add(partition, record.offset) for partition, record in batch]
 
         def finished(applied: bool) -> None:
-            entry[1] = 1
+            for entry in entries:
+                entry[1] = 1
 
+        records = [record for _, record in batch]
+        first = records[0]
+        more = f" and {len(records) - 1} more" if len(records) > 1 else ""
         await self.pool.submit(
             Task(
-                name=f"{record.topic}[{record.partition}]@{record.offset}",
-                run=functools.partial(self._apply, record),
+                name=f"{first.topic}[{first.partition}]@{first.offset}{more}",
+                run=functools.partial(self._apply, records),
                 done=finished,
-                item=record,
+                item=records,
             )
         )
 
-    async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        try:
-            await self._handler(record)
-        except PoisonMessageError as poison:  # never retried: straight to the DLQ
-            await self.dead_letter(Task(name="poison", run=_nothing, item=record), poison)
-            return
-        self._metrics.applied.labels(record.topic).inc()
+    async def _apply(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        poison = await self._handler(records)
+        for record, error in poison:  # never retried: straight to the DLQ
+            name = f"{record.topic}[{record.partition}]@{record.offset}"
+            await self.dead_letter(Task(name=name, run=_nothing, item=[record]), error)
+        applied = Counter(record.topic for record in records)
+        applied.subtract(record.topic for record, _ in poison)
+        for topic, count in applied.items():
+            if count:
+                self._metrics.applied.labels(topic).inc(count)
 
     async def dead_letter(self, task: Task, error: BaseException) -> None:
-        record = task.item
-        assert isinstance(record, ConsumerRecord)
-        await self._dead_letters.publish([dead_letter(record, error, self._group_id)])
-        self._metrics.dead.labels(record.topic).inc()
+        records = task.item
+        assert isinstance(records, list)
+        await self._dead_letters.publish([dead_letter(r, error, self._group_id) for r in records])
+        for record in records:
+            self._metrics.dead.labels(record.topic).inc()
         logger.warning("dead-lettered %s: %r", task.name, error)
 
     async def _commit_due(self) -> None:

@@ -12,6 +12,8 @@ class Settings(CommonSettings):
     # The task pool of the source document: workers, buffer, and the backoff between retries.
     stats_workers: int = Field(3, ge=1)
     stats_buffer: int = Field(100, ge=1)
+    # Records per task: a task applies its batch in one script call per event.
+    stats_batch: int = Field(50, ge=1)
     stats_retry_delays_seconds: list[float] = Field(default_factory=lambda: [1.0, 2.0, 3.0])
     stats_shutdown_timeout_seconds: float = Field(20, gt=0)
     # How often the per-event Prometheus gauges are refreshed.

@@ -1,5 +1,6 @@
 """Stats' Kafka handler: every topic's message reduced to a Change and applied idempotently."""
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from aiokafka import ConsumerRecord
@@ -7,6 +8,7 @@ from aiokafka import ConsumerRecord
 from common import topics
 from common.consumer import PoisonMessageError, parse
 from common.ids import InvalidIdError, parse_session_id, validate_id
+from common.pooled_consumer import Poison
 from stats.repository import Change, StatsRepository
 from waitroomapi.events.v1 import events_pb2
 
@@ -61,11 +63,21 @@ def change_of(topic: str, value: bytes | None) -> Change:
 
 
 class StatsHandler:
+    """Applies a batch of records at once; the poison among them are handed back for the DLQ."""
+
     def __init__(self, store: StatsRepository) -> None:
         self._store = store
 
-    async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        await self._store.apply(change_of(record.topic, record.value))
+    async def __call__(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Poison]:
+        changes, poison = [], []
+        for record in records:
+            try:
+                changes.append(change_of(record.topic, record.value))
+            except PoisonMessageError as error:
+                poison.append((record, error))
+        if changes:
+            await self._store.apply(changes)
+        return poison
 
 
 def _event(event_id: str) -> str:

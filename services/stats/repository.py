@@ -1,7 +1,9 @@
 """The only stats module that talks to Redis: applying events and reading the figures."""
 
+import asyncio
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -13,6 +15,8 @@ from common.redis_batch import ScriptBatcher
 EVENTS_KEY = "stats:events"
 LISTED_FOR_S = 60.0
 SETS = ("joined", "admitted", "completed", "expired", "cancelled", "left")
+# the event-wide keys of lua/apply.lua, in its order; each message adds its session and user
+EVENT_KEYS = ("config", *SETS, "waits", "checkout_times", "admitted_times")
 
 
 def key(event_id: str, suffix: str) -> str:
@@ -70,31 +74,30 @@ class StatsRepository:
     async def event_ids(self) -> list[str]:
         return sorted(str(e) for e in await self._redis.smembers(EVENTS_KEY))
 
-    async def apply(self, change: Change) -> None:
-        e = change.event_id
-        keys = [
-            key(e, "config"),
-            key(e, f"session:{change.session_id}"),
-            key(e, f"user:{change.user_id}"),
-            *(key(e, name) for name in SETS),
-            key(e, "waits"),
-            key(e, "checkout_times"),
-            key(e, "admitted_times"),
+    async def apply(self, changes: Sequence[Change]) -> None:
+        """Applies a batch of changes: one script call per event, all sent together."""
+        by_event: dict[str, list[Change]] = {}
+        for change in changes:
+            by_event.setdefault(change.event_id, []).append(change)
+        unlisted = [
+            e
+            for e in by_event
+            if time.monotonic() - self._listed.get(e, -LISTED_FOR_S) >= LISTED_FOR_S
         ]
-        args: list[str | int] = [
-            change.kind,
-            change.session_id,
-            change.user_id,
-            change.at_ms,
-            change.value,
-            change.reason,
-            change.tickets,
-        ]
-        if time.monotonic() - self._listed.get(e, -LISTED_FOR_S) >= LISTED_FOR_S:
+        if unlisted:
             # SADD is idempotent: once a minute per event and process is enough, and still
             # puts the event back should Redis lose the set
-            await self._redis.sadd(EVENTS_KEY, e)
-            self._listed[e] = time.monotonic()
+            await self._redis.sadd(EVENTS_KEY, *unlisted)
+            for e in unlisted:
+                self._listed[e] = time.monotonic()
+        await asyncio.gather(*(self._apply_event(e, batch) for e, batch in by_event.items()))
+
+    async def _apply_event(self, event_id: str, changes: list[Change]) -> None:
+        keys = [key(event_id, name) for name in EVENT_KEYS]
+        args: list[str | int] = []
+        for c in changes:
+            keys += (key(event_id, f"session:{c.session_id}"), key(event_id, f"user:{c.user_id}"))
+            args += (c.kind, c.session_id, c.user_id, c.at_ms, c.value, c.reason, c.tickets)
         await self._batch.call(self._apply, keys, args)
 
     async def figures(self, event_id: str, now_ms: int) -> RawFigures:

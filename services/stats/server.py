@@ -49,6 +49,7 @@ class StatsServer(ServiceProcess):
             metrics=ConsumerMetrics(self.registry, "stats"),
             workers=settings.stats_workers,
             capacity=settings.stats_buffer,
+            batch_size=settings.stats_batch,
             retry_delays=settings.stats_retry_delays_seconds,
             offset_reset=settings.kafka_offset_reset,
         )

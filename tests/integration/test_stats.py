@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from common import topics
-from common.consumer import ConsumerMetrics
+from common.consumer import ConsumerMetrics, PoisonMessageError
 from common.ids import make_session_id
 from common.kafka import Publisher, Record
 from common.messages import from_json, timestamp_ms, to_json
@@ -213,6 +213,16 @@ async def settled(stub, event_id, expected, within=30.0) -> dict:
     return seen
 
 
+def applied(server) -> float:
+    """Records the server's consumer applied so far (its batches count every record)."""
+    return sum(
+        sample.value
+        for metric in server.registry.collect()
+        for sample in metric.samples
+        if sample.name == "stats_consumed_total"
+    )
+
+
 @pytest.fixture
 async def stats_event(redis):
     event_id = f"st-{uuid.uuid4().hex[:10]}"
@@ -232,10 +242,10 @@ async def test_a_recorded_stream_gives_exactly_the_expected_figures_even_when_re
         stub = pb_grpc.StatsServiceStub(channel)
         await publish(records)
         assert await settled(stub, stats_event, expected) == expected
-        processed = server.consumer.pool.state().processed
+        before = applied(server)
         await publish(records)  # the same stream delivered a second time
         deadline = time.monotonic() + 30
-        while server.consumer.pool.state().processed < processed + len(records):
+        while applied(server) < before + len(records):
             assert time.monotonic() < deadline
             await asyncio.sleep(0.1)
         assert (
@@ -245,6 +255,16 @@ async def test_a_recorded_stream_gives_exactly_the_expected_figures_even_when_re
         user = await stub.GetUserStats(pb.GetUserStatsRequest(user_id="fan3", event_id=stats_event))
         assert [(s.outcome, s.tickets) for s in user.sessions] == [("completed", 2)]
         assert user.sessions[0].wait_seconds > 0
+
+
+async def test_a_stream_delivered_twice_at_once_counts_once_in_batches(start_stats, stats_event):
+    server = await start_stats()
+    records, expected = recorded_stream(stats_event)
+    await publish(records + records)  # every message twice, in the same batches
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        assert await settled(pb_grpc.StatsServiceStub(channel), stats_event, expected) == expected
+    # the pool's tasks were batches: fewer tasks than records applied
+    assert server.consumer.pool.state().processed < applied(server)
 
 
 async def test_two_replicas_sharing_the_stream_give_the_same_figures(start_stats, stats_event):
@@ -276,24 +296,92 @@ def tagged_records(tag: str, count: int) -> list[Record]:
 
 
 def slow_consumer(group: str, seen: list[str], tag: str, capacity: int) -> PooledConsumer:
-    async def handle(record):
-        key = (record.key or b"").decode()
-        if key.startswith(tag):
-            await asyncio.sleep(0.02)
-            seen.append(key)
+    async def handle(records):
+        for record in records:
+            key = (record.key or b"").decode()
+            if key.startswith(tag):
+                await asyncio.sleep(0.02)
+                seen.append(key)
+        return []
 
+    return consumer_of(group, handle, capacity=capacity)
+
+
+def consumer_of(group: str, handler, **options) -> PooledConsumer:
+    settings = {"workers": 1, "capacity": 10, "retry_delays": (), **options}
     return PooledConsumer(
         bootstrap_servers=KAFKA,
         group_id=group,
         topic_names=(topics.QUEUE_LEFT,),
-        handler=handle,
+        handler=handler,
         dead_letters=Publisher(KAFKA, 10, "test"),
         metrics=ConsumerMetrics(CollectorRegistry(), "test"),
-        workers=1,
-        capacity=capacity,
-        retry_delays=(),
         offset_reset="latest",
+        **settings,
     )
+
+
+def letters_of(group: str):
+    """Whether a dead letter came from `group` (the stack's own stats may dead-letter too)."""
+    return lambda r: from_json(r.value, ev.DeadLetter()).consumer_group == group
+
+
+def keys_of(records, tag: str) -> list[str]:
+    return [k for k in ((r.key or b"").decode() for r in records) if k.startswith(tag)]
+
+
+async def test_a_batch_sends_only_its_poison_to_the_dlq_and_applies_the_rest(kafka_tail):
+    tag, applied_keys, sizes = uuid.uuid4().hex, [], []
+
+    async def handle(records):
+        mine = [r for r in records if keys_of([r], tag)]
+        sizes.append(len(mine))
+        poison = [(r, PoisonMessageError("unreadable")) for r in mine if r.key.endswith(b"-bad")]
+        applied_keys.extend(keys_of([r for r in mine if not r.key.endswith(b"-bad")], tag))
+        return poison
+
+    dlq = await kafka_tail(topics.dead_letter(topics.QUEUE_LEFT))
+    group = f"pool-{tag}"
+    consumer = consumer_of(group, handle, batch_size=50)
+    await consumer.start()
+    await asyncio.wait_for(consumer.wait_assigned(), 30)
+    running = asyncio.create_task(consumer.run())
+    bad = [Record(topics.QUEUE_LEFT, f"{tag}-{n}-bad", b"?") for n in range(3)]
+    await publish([*tagged_records(tag, 20), *bad, *tagged_records(f"{tag}-more", 20)])
+    letters = await dlq.collect(letters_of(group), count=3)
+    deadline = time.monotonic() + 30
+    while len(applied_keys) < 40 and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    await consumer.stop(grace=5)
+    running.cancel()
+    assert sorted(keys_of(letters, tag)) == sorted(r.key for r in bad)
+    assert all("unreadable" in from_json(r.value, ev.DeadLetter()).error for r in letters)
+    assert len(applied_keys) == len(set(applied_keys)) == 40
+    assert max(sizes) > 1  # records really were applied in batches
+
+
+async def test_a_batch_that_keeps_failing_is_dead_lettered_record_by_record(kafka_tail):
+    tag, attempts = uuid.uuid4().hex, []
+
+    async def handle(records):
+        if keys_of(records, tag):
+            attempts.append(len(records))
+            raise RuntimeError("the store refused the batch")
+        return []
+
+    dlq = await kafka_tail(topics.dead_letter(topics.QUEUE_LEFT))
+    group = f"pool-{tag}"
+    consumer = consumer_of(group, handle, batch_size=50, retry_delays=(0.01, 0.01))
+    await consumer.start()
+    await asyncio.wait_for(consumer.wait_assigned(), 30)
+    running = asyncio.create_task(consumer.run())
+    await publish(tagged_records(tag, 12))
+    letters = await dlq.collect(letters_of(group), count=12)
+    await consumer.stop(grace=5)
+    running.cancel()
+    assert sorted(keys_of(letters, tag)) == sorted(f"{tag}-{n}" for n in range(12))
+    assert all("refused the batch" in from_json(r.value, ev.DeadLetter()).error for r in letters)
+    assert len(attempts) >= 3  # every batch was tried three times before giving up
 
 
 async def test_a_full_buffer_pauses_consumption_and_loses_nothing():
