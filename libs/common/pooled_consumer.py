@@ -79,6 +79,8 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         retry_delays: Sequence[float] = (1.0, 2.0, 3.0),
         offset_reset: str = "earliest",
         commit_interval: float = 0.5,
+        fetch_min_bytes: int = 1,
+        fetch_max_wait_ms: int = 500,
     ) -> None:
         self._group_id = group_id
         self._topics = tuple(topic_names)
@@ -97,6 +99,9 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset=offset_reset,
+            # the broker answers a fetch once it has this much, or after the wait
+            fetch_min_bytes=fetch_min_bytes,
+            fetch_max_wait_ms=fetch_max_wait_ms,
         )
 
     async def start(self) -> None:

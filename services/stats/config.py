@@ -14,6 +14,10 @@ class Settings(CommonSettings):
     stats_buffer: int = Field(100, ge=1)
     # Records per task: a task applies its batch in one script call per event.
     stats_batch: int = Field(50, ge=1)
+    # Kafka answers stats' fetches once this much is there, or after the wait: in a crowd
+    # fewer, bigger fetches; figures trail the stream by at most the wait.
+    stats_fetch_min_bytes: int = Field(64 * 1024, ge=1)
+    stats_fetch_max_wait_ms: int = Field(100, ge=0)
     stats_retry_delays_seconds: list[float] = Field(default_factory=lambda: [1.0, 2.0, 3.0])
     stats_shutdown_timeout_seconds: float = Field(20, gt=0)
     # How often the per-event Prometheus gauges are refreshed.

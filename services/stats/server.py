@@ -50,6 +50,8 @@ class StatsServer(ServiceProcess):
             workers=settings.stats_workers,
             capacity=settings.stats_buffer,
             batch_size=settings.stats_batch,
+            fetch_min_bytes=settings.stats_fetch_min_bytes,
+            fetch_max_wait_ms=settings.stats_fetch_max_wait_ms,
             retry_delays=settings.stats_retry_delays_seconds,
             offset_reset=settings.kafka_offset_reset,
         )
