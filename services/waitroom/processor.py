@@ -16,8 +16,13 @@ from waitroom.models import ADMIT_STEP, AdmissionResult
 logger = logging.getLogger(__name__)
 
 # A woken relay waits this long for more entries, so a busy line is relayed in batches
-# (one Redis read and one Kafka send per batch) while an entry still leaves within ~20 ms.
+# (one Redis read and one Kafka send per batch) while an admission (QUEUE_READY, which checkout
+# waits for) still leaves within ~20 ms.
 RELAY_LINGER_SECONDS = 0.02
+# Joins and leaves only feed statistics: they wait longer, so a crowd's QUEUE_JOINED go in
+# batches of hundreds (fewer outbox reads, Kafka sends and stats fetches per join). An
+# admission arriving meanwhile ends the wait.
+QUIET_LINGER_SECONDS = 0.1
 # Hints to the other replicas (see QueueProcessor.hear): admit now; help relay an event.
 ADMIT_HINT = "admit"
 RELAY_HINT = "relay"
@@ -77,6 +82,7 @@ class QueueProcessor:
         self._cycle = 0
         self._stopping = asyncio.Event()
         self._relay_wanted = asyncio.Event()
+        self._relay_urgent = asyncio.Event()  # an admission (or a hint) waits to be relayed
         self._admit_wanted = asyncio.Event()
         self._relay_events: set[str] = set()  # events whose outbox has new entries
         self._relay_failed: set[str] = set()  # events whose relay failed since the full pass
@@ -132,6 +138,7 @@ class QueueProcessor:
             if time.monotonic() >= full_pass_at:
                 full_pass_at = time.monotonic() + self._config.interval
                 self._relay_events.clear()
+                self._relay_urgent.clear()
                 self._relay_failed.clear()
                 await self.relay_all()
             elif self._relay_events:
@@ -140,11 +147,15 @@ class QueueProcessor:
                 if self._relay_hinted.intersection(events):  # our own wake-ups have entries
                     events = await self._with_entries(events)
                 self._relay_events, self._relay_hinted = set(), set()
+                self._relay_urgent.clear()
                 await self.relay_events(events)
             self._relay_wanted.clear()
             if not self._relay_events:
                 await self._sleep(full_pass_at - time.monotonic(), self._relay_wanted)
-            await self._sleep(RELAY_LINGER_SECONDS)
+            if self._relay_urgent.is_set():
+                await self._sleep(RELAY_LINGER_SECONDS)
+            else:  # joins or leaves only: they wait longer, unless an admission comes meanwhile
+                await self._sleep(QUIET_LINGER_SECONDS, self._relay_urgent)
 
     async def _sleep(self, seconds: float, wake: asyncio.Event | None = None) -> None:
         """Sleeps up to `seconds`; returns early on stop (or when `wake` is set)."""
@@ -158,7 +169,13 @@ class QueueProcessor:
             task.cancel()
 
     def relay_soon(self, event_id: str) -> None:
-        """The event's outbox has new entries: relay them now, not at the next interval."""
+        """The event's outbox has new admissions: relay them now, not at the next interval."""
+        self._relay_events.add(event_id)
+        self._relay_urgent.set()
+        self._relay_wanted.set()
+
+    def relay_later(self, event_id: str) -> None:
+        """The event's outbox has new joins or leaves: relay them in a bigger batch, shortly."""
         self._relay_events.add(event_id)
         self._relay_wanted.set()
 

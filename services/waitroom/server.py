@@ -123,7 +123,7 @@ class WaitroomServer(ServiceProcess):
         waitroom_pb2_grpc.add_WaitroomServiceServicer_to_server(
             WaitroomServicer(
                 QueueService(
-                    self.repository, self.signer, defaults, now_ms, self.processor.relay_soon
+                    self.repository, self.signer, defaults, now_ms, self.processor.relay_later
                 ),
                 lambda: self.processor.status,
                 self.metrics,

@@ -10,6 +10,7 @@ from common.kafka import PublishError
 from common.messages import from_json
 from common.outbox import OutboxEntry, OutboxRelay
 from tests.unit.fakes import FakeAdmissionStore, FakeOutbox, FakeSender, FakeSigner
+from waitroom import processor as processor_module
 from waitroom.config import Settings
 from waitroom.metrics import WaitroomMetrics
 from waitroom.models import ADMIT_STEP, AdmissionResult
@@ -122,6 +123,37 @@ async def test_an_event_with_new_entries_is_relayed_at_once_and_alone():
     await until(lambda: relay.events == ["a", "b"])  # the full pass at start
     p.relay_soon("b")
     await until(lambda: relay.events == ["a", "b", "b"])
+    p.stop()
+    await running
+
+
+async def test_joins_wait_for_a_bigger_batch_unless_an_admission_comes(monkeypatch):
+    monkeypatch.setattr(processor_module, "QUIET_LINGER_SECONDS", 3600)
+    relay = CountingRelay()
+    p = processor(
+        FakeAdmissionStore(events=["a", "b"]), relay, dataclasses.replace(CONFIG, interval=3600)
+    )
+    running = asyncio.create_task(p.run(admit=False))
+    await until(lambda: relay.events == ["a", "b"])
+    p.relay_later("a")  # a join: its QUEUE_JOINED waits (here an hour) for more
+    await asyncio.sleep(0.1)
+    assert relay.events == ["a", "b"]
+    p.relay_soon("b")  # an admission ends the wait: both go now
+    await until(lambda: relay.events == ["a", "b", "a", "b"])
+    p.stop()
+    await running
+
+
+async def test_joins_alone_are_relayed_after_the_quiet_linger(monkeypatch):
+    monkeypatch.setattr(processor_module, "QUIET_LINGER_SECONDS", 0.01)
+    relay = CountingRelay()
+    p = processor(
+        FakeAdmissionStore(events=["a"]), relay, dataclasses.replace(CONFIG, interval=3600)
+    )
+    running = asyncio.create_task(p.run(admit=False))
+    await until(lambda: relay.events == ["a"])
+    p.relay_later("a")
+    await until(lambda: relay.events == ["a", "a"])
     p.stop()
     await running
 
