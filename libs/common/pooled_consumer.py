@@ -4,7 +4,8 @@ Each task is a batch of up to `batch_size` records, applied by one handler call 
 script call per event), so a busy consumer pays Redis' per-call costs once per batch, not
 once per record. A handler names the records that are poison: those go to the DLQ on their
 own, the rest of the batch is applied. A batch that fails is retried as a whole (handlers are
-idempotent), and dead-lettered record by record when it never succeeds.
+idempotent); when it never succeeds, each record is tried once alone and only those that
+still fail are dead-lettered.
 
 Backpressure: while the pool's buffer is full, the assigned partitions are paused, so
 nothing more is fetched and nothing is dropped; fetching resumes once half the buffer is free,
@@ -199,12 +200,31 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
                 self._metrics.applied.labels(topic).inc(count)
 
     async def dead_letter(self, task: Task, error: BaseException) -> None:
+        """A batch that kept failing: each record is tried once alone, the failing ones go."""
         records = task.item
         assert isinstance(records, list)
-        await self._dead_letters.publish([dead_letter(r, error, self._group_id) for r in records])
-        for record in records:
+        failed: list[tuple[ConsumerRecord[bytes, bytes], BaseException]] = [
+            (record, error) for record in records
+        ]
+        if len(records) > 1:  # one bad record must not take the rest of its batch along
+            failed = []
+            for record in records:
+                try:
+                    poison = await self._handler([record])
+                except Exception as alone:
+                    failed.append((record, alone))
+                    continue
+                failed += poison
+                if not poison:
+                    self._metrics.applied.labels(record.topic).inc()
+        if not failed:
+            return
+        await self._dead_letters.publish([dead_letter(r, e, self._group_id) for r, e in failed])
+        for record, reason in failed:
             self._metrics.dead.labels(record.topic).inc()
-        logger.warning("dead-lettered %s: %r", task.name, error)
+            logger.warning(
+                "dead-lettered %s[%s]@%s: %r", record.topic, record.partition, record.offset, reason
+            )
 
     async def _commit_due(self) -> None:
         if time.monotonic() - self._committed_at >= self._commit_interval:

@@ -360,6 +360,34 @@ async def test_a_batch_sends_only_its_poison_to_the_dlq_and_applies_the_rest(kaf
     assert max(sizes) > 1  # records really were applied in batches
 
 
+async def test_a_record_that_fails_its_batch_goes_to_the_dlq_alone(kafka_tail):
+    tag, applied_keys = uuid.uuid4().hex, []
+
+    async def handle(records):
+        mine = keys_of(records, tag)
+        if f"{tag}-7" in mine:  # e.g. a key of the wrong type in Redis: its script fails
+            raise RuntimeError("WRONGTYPE for record 7")
+        applied_keys.extend(mine)
+        return []
+
+    dlq = await kafka_tail(topics.dead_letter(topics.QUEUE_LEFT))
+    group = f"pool-{tag}"
+    consumer = consumer_of(group, handle, batch_size=50, retry_delays=(0.01,))
+    await consumer.start()
+    await asyncio.wait_for(consumer.wait_assigned(), 30)
+    running = asyncio.create_task(consumer.run())
+    await publish(tagged_records(tag, 12))
+    letters = await dlq.collect(letters_of(group), count=1)
+    deadline = time.monotonic() + 30
+    while len(set(applied_keys)) < 11 and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    await consumer.stop(grace=5)
+    running.cancel()
+    assert keys_of(letters, tag) == [f"{tag}-7"]
+    assert "WRONGTYPE" in from_json(letters[0].value, ev.DeadLetter()).error
+    assert set(applied_keys) == {f"{tag}-{n}" for n in range(12) if n != 7}
+
+
 async def test_a_batch_that_keeps_failing_is_dead_lettered_record_by_record(kafka_tail):
     tag, attempts = uuid.uuid4().hex, []
 
