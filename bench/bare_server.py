@@ -11,7 +11,7 @@ from functools import partial
 import grpc
 
 from common.grpc_server import Health, bind, create_server
-from common.lifecycle import run
+from common.lifecycle import freeze_startup_objects, run
 from common.workers import die_with_parent, supervise
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
@@ -39,6 +39,7 @@ async def serve(port: int, shared: bool) -> None:
     await server.start()
     await health.start()
     await health.set_ready(True)
+    freeze_startup_objects()  # as every service does once it is ready
     await server.wait_for_termination()
 
 

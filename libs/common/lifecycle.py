@@ -1,6 +1,7 @@
 """What every service process does the same way: wait for its dependencies, run until SIGTERM."""
 
 import asyncio
+import gc
 import logging
 import signal
 import time
@@ -25,6 +26,13 @@ class Service(Protocol):
 def run(main: Coroutine[Any, Any, None]) -> None:
     """Runs a process's main coroutine on uvloop, the faster event loop every service uses."""
     uvloop.run(main)
+
+
+def freeze_startup_objects() -> None:
+    """Keeps what startup made (modules, descriptors, clients: ~85,000 objects) out of every
+    later garbage collection. A full collection over them took 90-140 ms here, every few
+    seconds under load, stalling every call in flight; afterwards it takes 1-2 ms."""
+    gc.freeze()
 
 
 def now_ms() -> int:
@@ -110,6 +118,7 @@ class ServiceProcess:
 
     async def _run(self) -> None:
         await wait_for(self.connect, self.dependencies)
+        freeze_startup_objects()
         await self.health.set_ready(True)
         self._ready.set()
         logger.info("%s connected to %s; ready", self.name, self.dependencies)

@@ -1,6 +1,7 @@
 """The gRPC API on a real server, Redis and Kafka: joining, status, leaving, bad input, admin."""
 
 import asyncio
+import gc
 import time
 from datetime import timedelta
 
@@ -17,6 +18,14 @@ from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 
 CLOSED_PROCESSOR = {"queue_processor_enabled": False}
+
+
+async def test_a_ready_server_keeps_its_startup_objects_out_of_garbage_collection(start_server):
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    await start_server()
+    # modules, descriptors and clients: never traversed again by a full collection
+    assert gc.get_freeze_count() > 10_000
 
 
 async def test_second_join_returns_the_same_session(start_server, channel_to, event_id):
