@@ -17,12 +17,13 @@ import math
 import re
 from collections.abc import Callable
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 TIMESTAMP = "google.protobuf.Timestamp"
 # The one timestamp form our printers write; json_format accepts more and parses the rest.
@@ -154,13 +155,19 @@ def _print_double(value: float) -> float | str:
     raise ValueError("json_format prints NaN and Infinity")
 
 
+@lru_cache(maxsize=256)
+def _timestamp_text(seconds: int, nanos: int) -> str:
+    """Protobuf's own printer, remembered: an admission step's messages share their times."""
+    return Timestamp(seconds=seconds, nanos=nanos).ToJsonString()
+
+
 _PRINTERS: dict[str, Printer] = {
     "string": lambda value: value,
     "bool": lambda value: value,
     "int32": lambda value: value,
     "int64": str,  # protobuf's JSON mapping quotes 64-bit integers
     "double": _print_double,
-    "timestamp": lambda value: value.ToJsonString(),  # protobuf's own printer
+    "timestamp": lambda value: _timestamp_text(value.seconds, value.nanos),
 }
 
 
