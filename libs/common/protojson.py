@@ -60,22 +60,18 @@ def parse(payload: bytes, message: Message) -> Message:
     readers = _readers(message.DESCRIPTOR)
     if readers is not None and not message.ListFields():
         try:
-            parsed = _parse_planned(payload, type(message), readers)
+            return _parse_planned(payload, message, readers)
         except Exception:  # whatever the fast path cannot take, json_format judges
-            pass
-        else:
-            message.CopyFrom(parsed)
-            return message
+            message.Clear()  # from scratch: the fast path may have set some fields
     return json_format.Parse(payload, message, ignore_unknown_fields=True)
 
 
 def _parse_planned(
-    payload: bytes, message_type: type[Message], readers: dict[str, tuple[str, Reader]]
+    payload: bytes, parsed: Message, readers: dict[str, tuple[str, Reader]]
 ) -> Message:
-    js = json.loads(payload.decode("utf-8"), object_pairs_hook=_unique_keys)
+    js = _DECODER.decode(payload.decode("utf-8"))
     if type(js) is not dict:
         raise _Unplanned
-    parsed = message_type()
     seen = set()
     for key, value in js.items():
         planned = readers.get(key)
@@ -102,6 +98,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(js) != len(pairs):  # json_format refuses a key given twice
         raise _Unplanned
     return js
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
 
 
 @cache
