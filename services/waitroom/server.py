@@ -4,6 +4,7 @@ import asyncio
 import logging
 import os
 import socket
+from collections import Counter
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -155,8 +156,8 @@ class WaitroomServer(ServiceProcess):
         )
 
     def _count_relayed(self, event_id: str, records: list[Record]) -> None:
-        for record in records:
-            self.metrics.relayed.labels(event_id, record.topic).inc()
+        for topic, count in Counter(record.topic for record in records).items():
+            self.metrics.relayed.labels(event_id, topic).inc(count)
 
     async def connect(self) -> None:
         await self.repository.ping()
