@@ -127,8 +127,8 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
             )
             records = [
                 (partition, record)
-                for partition, records in sorted(fetched.items(), key=_settings_first)
-                for record in records
+                for partition, part in sorted(fetched.items(), key=_settings_first)
+                for record in part
             ]
             for start in range(0, len(records), self._batch_size):
                 await self._submit(records[start : start + self._batch_size])
@@ -190,33 +190,37 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _apply(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         poison = await self._handler(records)
-        for record, error in poison:  # never retried: straight to the DLQ
-            name = f"{record.topic}[{record.partition}]@{record.offset}"
-            await self.dead_letter(Task(name=name, run=_nothing, item=[record]), error)
+        await self._send_to_dlq(poison)  # never retried: straight to the DLQ
+        self._count_applied(records, poison)
+
+    async def dead_letter(self, task: Task, error: BaseException) -> None:
+        """A batch that kept failing: each record is tried once alone, the failing ones go."""
+        records = task.item
+        assert isinstance(records, list)
+        if len(records) == 1:
+            await self._send_to_dlq([(records[0], error)])
+            return
+        failed: list[tuple[ConsumerRecord[bytes, bytes], BaseException]] = []
+        for record in records:  # one bad record must not take the rest of its batch along
+            try:
+                poison = await self._handler([record])
+            except Exception as alone:
+                failed.append((record, alone))
+                continue
+            failed += poison
+            self._count_applied([record], poison)
+        await self._send_to_dlq(failed)
+
+    def _count_applied(self, records: Records, poison: Sequence[Poison]) -> None:
         applied = Counter(record.topic for record in records)
         applied.subtract(record.topic for record, _ in poison)
         for topic, count in applied.items():
             if count:
                 self._metrics.applied.labels(topic).inc(count)
 
-    async def dead_letter(self, task: Task, error: BaseException) -> None:
-        """A batch that kept failing: each record is tried once alone, the failing ones go."""
-        records = task.item
-        assert isinstance(records, list)
-        failed: list[tuple[ConsumerRecord[bytes, bytes], BaseException]] = [
-            (record, error) for record in records
-        ]
-        if len(records) > 1:  # one bad record must not take the rest of its batch along
-            failed = []
-            for record in records:
-                try:
-                    poison = await self._handler([record])
-                except Exception as alone:
-                    failed.append((record, alone))
-                    continue
-                failed += poison
-                if not poison:
-                    self._metrics.applied.labels(record.topic).inc()
+    async def _send_to_dlq(
+        self, failed: Sequence[tuple[ConsumerRecord[bytes, bytes], BaseException]]
+    ) -> None:
         if not failed:
             return
         await self._dead_letters.publish([dead_letter(r, e, self._group_id) for r, e in failed])
@@ -254,10 +258,6 @@ class PooledConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
                 start[partition] = await self._consumer.position(partition)
         if start:
             await self._consumer.commit(start)
-
-
-async def _nothing() -> None:
-    return None
 
 
 def _settings_first(item: tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> int:

@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 import dataclasses
 import time
 
@@ -114,48 +115,43 @@ async def test_an_opening_starts_admission_at_once_not_at_the_next_interval():
     await running
 
 
-async def test_an_event_with_new_entries_is_relayed_at_once_and_alone():
-    relay = CountingRelay()
+@contextlib.asynccontextmanager
+async def relaying(events, empty=()):
+    """A processor that only relays, its next full pass an hour away, after its first one."""
+    relay = CountingRelay(empty)
     p = processor(
-        FakeAdmissionStore(events=["a", "b"]), relay, dataclasses.replace(CONFIG, interval=3600)
+        FakeAdmissionStore(events=events), relay, dataclasses.replace(CONFIG, interval=3600)
     )
     running = asyncio.create_task(p.run(admit=False))
-    await until(lambda: relay.events == ["a", "b"])  # the full pass at start
-    p.relay_soon("b")
-    await until(lambda: relay.events == ["a", "b", "b"])
-    p.stop()
-    await running
+    await until(lambda: relay.events == [e for e in events if e not in relay.empty])
+    try:
+        yield p, relay
+    finally:
+        p.stop()
+        await running
+
+
+async def test_an_event_with_new_entries_is_relayed_at_once_and_alone():
+    async with relaying(["a", "b"]) as (p, relay):
+        p.relay_soon("b")
+        await until(lambda: relay.events == ["a", "b", "b"])
 
 
 async def test_joins_wait_for_a_bigger_batch_unless_an_admission_comes(monkeypatch):
     monkeypatch.setattr(processor_module, "QUIET_LINGER_SECONDS", 3600)
-    relay = CountingRelay()
-    p = processor(
-        FakeAdmissionStore(events=["a", "b"]), relay, dataclasses.replace(CONFIG, interval=3600)
-    )
-    running = asyncio.create_task(p.run(admit=False))
-    await until(lambda: relay.events == ["a", "b"])
-    p.relay_later("a")  # a join: its QUEUE_JOINED waits (here an hour) for more
-    await asyncio.sleep(0.1)
-    assert relay.events == ["a", "b"]
-    p.relay_soon("b")  # an admission ends the wait: both go now
-    await until(lambda: relay.events == ["a", "b", "a", "b"])
-    p.stop()
-    await running
+    async with relaying(["a", "b"]) as (p, relay):
+        p.relay_later("a")  # a join: its QUEUE_JOINED waits (here an hour) for more
+        await asyncio.sleep(0.1)
+        assert relay.events == ["a", "b"]
+        p.relay_soon("b")  # an admission ends the wait: both go now
+        await until(lambda: relay.events == ["a", "b", "a", "b"])
 
 
 async def test_joins_alone_are_relayed_after_the_quiet_linger(monkeypatch):
     monkeypatch.setattr(processor_module, "QUIET_LINGER_SECONDS", 0.01)
-    relay = CountingRelay()
-    p = processor(
-        FakeAdmissionStore(events=["a"]), relay, dataclasses.replace(CONFIG, interval=3600)
-    )
-    running = asyncio.create_task(p.run(admit=False))
-    await until(lambda: relay.events == ["a"])
-    p.relay_later("a")
-    await until(lambda: relay.events == ["a", "a"])
-    p.stop()
-    await running
+    async with relaying(["a"]) as (p, relay):
+        p.relay_later("a")
+        await until(lambda: relay.events == ["a", "a"])
 
 
 async def test_another_replicas_opening_starts_admission_here_and_ours_tells_them():
@@ -189,20 +185,13 @@ async def test_a_full_admission_step_asks_every_replica_to_help_relay_once_a_cyc
 
 
 async def test_a_hint_to_relay_relays_that_event_at_once():
-    relay = CountingRelay(empty={"nothing-here"})
-    p = processor(
-        FakeAdmissionStore(events=["a", "b"]), relay, dataclasses.replace(CONFIG, interval=3600)
-    )
-    running = asyncio.create_task(p.run(admit=False))
-    await until(lambda: relay.events == ["a", "b"])
-    # malformed hints are ignored, and an event with nothing to relay here is left alone
-    for hint in ("relay nothing-here", "relay b", "relay", "unknown words", ""):
-        p.hear(hint)
-    await until(lambda: relay.events == ["a", "b", "b"])
-    await asyncio.sleep(0.1)
-    assert relay.events == ["a", "b", "b"]
-    p.stop()
-    await running
+    async with relaying(["a", "b"], empty={"nothing-here"}) as (p, relay):
+        # malformed hints are ignored, and an event with nothing to relay here is left alone
+        for hint in ("relay nothing-here", "relay b", "relay", "unknown words", ""):
+            p.hear(hint)
+        await until(lambda: relay.events == ["a", "b", "b"])
+        await asyncio.sleep(0.1)
+        assert relay.events == ["a", "b", "b"]
 
 
 def entries():
