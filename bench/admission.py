@@ -10,11 +10,12 @@ sends as many messages of the same size, as the baseline.
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from redis.asyncio import Redis
 
-from bench import ghz, kafka_io
+from bench import cpu, ghz, kafka_io
 from bench.events import Events
 
 POLL_S = 0.01
@@ -75,15 +76,23 @@ def check(ready: kafka_io.Ready, people: int) -> dict[str, int]:
 
 
 async def measure(
-    events: Events, target: str, redis_url: str, bootstrap: str, event_id: str, people: int
+    events: Events,
+    target: str,
+    redis_url: str,
+    bootstrap: str,
+    event_id: str,
+    people: int,
+    groups: Mapping[str, int],
 ) -> dict[str, Any]:
+    """groups: the processes whose CPU is metered from the opening to the last acknowledgement."""
     start = await kafka_io.end_offsets(bootstrap)
     joins = await prefill(events, target, event_id, people)
     redis = Redis.from_url(redis_url, decode_responses=True)
     try:
         await drained(redis, keys(event_id)[1], within_s=120)
-        opened = await events.open_now(event_id)
-        times = await timed(redis, event_id, people, opened, within_s=600)
+        with cpu.meter(groups) as reading:
+            opened = await events.open_now(event_id)
+            times = await timed(redis, event_id, people, opened, within_s=600)
     finally:
         await redis.aclose()
     ready = await kafka_io.read_ready(bootstrap, start, event_id, people, within_s=180)
@@ -99,4 +108,5 @@ async def measure(
         "rate": rate,
         "baseline": baseline,
         "ratio": rate / baseline["rate"],
+        **reading.per(people, "person"),
     }

@@ -7,29 +7,38 @@ last QUEUE_READY (set when the relay sent it) and to the moment the bench had re
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Any
 
-from bench import ghz, kafka_io
+from bench import cpu, ghz, kafka_io
 from bench.events import Events
 
 
 async def crowd(
-    events: Events, target: str, bootstrap: str, event_id: str, people: int, concurrency: int
+    events: Events,
+    target: str,
+    bootstrap: str,
+    event_id: str,
+    people: int,
+    concurrency: int,
+    groups: Mapping[str, int],
 ) -> dict[str, Any]:
+    """groups: the processes whose CPU is metered from the first join to the last QUEUE_READY."""
     start = await kafka_io.end_offsets(bootstrap)
     await events.create(event_id, room=people, batch=people, tickets=4 * people)
     reading = asyncio.create_task(
         kafka_io.read_ready(bootstrap, start, event_id, people, within_s=600)
     )
-    started = time.time()
-    load = ghz.Load("JoinQueue", ghz.unique_joins(event_id, "fan-"), concurrency, people)
-    try:
-        joins = await asyncio.to_thread(ghz.run, target, load)
-    except BaseException:
-        reading.cancel()
-        raise
-    joined_s = time.time() - started
-    ready = await reading
+    with cpu.meter(groups) as cost:
+        started = time.time()
+        load = ghz.Load("JoinQueue", ghz.unique_joins(event_id, "fan-"), concurrency, people)
+        try:
+            joins = await asyncio.to_thread(ghz.run, target, load)
+        except BaseException:
+            reading.cancel()
+            raise
+        joined_s = time.time() - started
+        ready = await reading
     view = await events.get(event_id)
     check(ready, people, view.total_admitted)
     return {
@@ -41,6 +50,7 @@ async def crowd(
         "last_ready_read_s": ready.last_seen - started,
         "ready_records": ready.records,
         "duplicates": ready.records - people,
+        **cost.per(people, "person"),
     }
 
 

@@ -4,15 +4,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from bench import ghz
+from bench import cpu, ghz
+from bench.servers import Served
 
 METHODS = ("JoinQueue", "GetQueueStatus")
 
 
 @dataclass(frozen=True, slots=True)
 class Targets:
-    bare: str
-    waitroom: str
+    bare: Served
+    waitroom: Served
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +35,8 @@ def pair(
     targets: Targets, data: Data, method: str, concurrency: int, requests: int
 ) -> dict[str, Any]:
     """One method at one concurrency: the bare server, then the waitroom, and their ratio."""
-    base = ghz.run(targets.bare, data.load(method, concurrency, requests))
-    real = ghz.run(targets.waitroom, data.load(method, concurrency, requests))
+    base = metered(targets.bare, data.load(method, concurrency, requests))
+    real = metered(targets.waitroom, data.load(method, concurrency, requests))
     return {
         "method": method,
         "concurrency": concurrency,
@@ -49,6 +50,17 @@ def pair(
 Row = dict[str, Any]
 
 
+def metered(server: Served, load: ghz.Load) -> Row:
+    """One ghz run, with the CPU each process group spent per call meanwhile.
+
+    The group "server" is the server under load (its processes); the stack's parts are there
+    in both runs, so the bare server's row shows what the idle stack costs alongside.
+    """
+    with cpu.meter({"server": server.pid, **cpu.stack_groups()}) as reading:
+        result = ghz.run(server.target, load)
+    return {**result, **reading.per(load.requests)}
+
+
 def levels(targets: Targets, data: Data, concurrencies: list[int], requests: int) -> list[Row]:
     return [pair(targets, data, m, c, requests) for c in concurrencies for m in METHODS]
 
@@ -57,10 +69,14 @@ def pick(rows: list[Row], method: str, concurrency: int) -> Row | None:
     return next((r for r in rows if (r["method"], r["concurrency"]) == (method, concurrency)), None)
 
 
-def half_peak(target: str, data: Data, rows: list[Row], seconds: float) -> Row:
-    """JoinQueue rate-limited to half the best JoinQueue rate seen: its latency, p99 above all."""
+def half_peak(targets: Targets, data: Data, rows: list[Row], seconds: float) -> Row:
+    """JoinQueue rate-limited to half the best JoinQueue rate seen: its latency, p99 above all.
+
+    The bare server answers at the same rate first: its latency is the framework's share.
+    """
     peak = max(r["waitroom"]["rps"] for r in rows if r["method"] == "JoinQueue")
     rps = max(1, int(peak / 2))
     requests = max(500, int(rps * seconds))
-    result = ghz.run(target, data.load("JoinQueue", 50, requests, rps))
-    return {"peak_rps": peak, "asked_rps": rps, **result}
+    base = metered(targets.bare, data.load("JoinQueue", 50, requests, rps))
+    result = metered(targets.waitroom, data.load("JoinQueue", 50, requests, rps))
+    return {"peak_rps": peak, "asked_rps": rps, **result, "bare": base}

@@ -88,7 +88,8 @@ def write(result: dict[str, Any], stamp: str) -> Path:
 
 def table(result: dict[str, Any]) -> str:
     warnings = [f"WARNING: {w}" for w in result.get("warnings", [])]
-    return "\n".join([*_grpc(result), "", *_system(result), "", *_targets(result), *warnings])
+    parts = [*_grpc(result), "", *_system(result), "", *_cpu(result), "", *_targets(result)]
+    return "\n".join([*parts, *warnings])
 
 
 def _grpc(result: dict[str, Any]) -> list[str]:
@@ -106,9 +107,10 @@ def _grpc(result: dict[str, Any]) -> list[str]:
             f"{r['ratio']:>7.2f}{w['p50_ms']:>8.1f}{w['p99_ms']:>8.1f}"
         )
     h = result["half_peak"]
+    bare = f"; bare server at that rate: p99 {h['bare']['p99_ms']:.1f} ms" if "bare" in h else ""
     lines.append(
         f"JoinQueue at half of peak ({h['asked_rps']} of {h['peak_rps']:.0f} rps): "
-        f"p50 {h['p50_ms']:.1f} ms, p90 {h['p90_ms']:.1f} ms, p99 {h['p99_ms']:.1f} ms"
+        f"p50 {h['p50_ms']:.1f} ms, p90 {h['p90_ms']:.1f} ms, p99 {h['p99_ms']:.1f} ms{bare}"
     )
     lines.append(f"{'serving processes':<20}{'bare rps':>10}{'waitroom rps':>14}{'ratio':>7}")
     for s in result["scaling"]:
@@ -135,6 +137,47 @@ def _system(result: dict[str, Any]) -> list[str]:
         f"Redis memory per person waiting: {m['bytes_per_person']:.0f} bytes "
         f"({m['people']} people{_memory_baseline(m)})",
     ]
+
+
+# The process groups of bench/cpu.py, in the order the CPU table shows them.
+CPU_GROUPS = (
+    ("server", "server"),
+    ("stack waitroom", "stack wr"),
+    ("redis", "redis"),
+    ("kafka", "kafka"),
+    ("stack stats", "stats"),
+    ("stack checkout", "checkout"),
+    ("ghz", "ghz"),
+    ("total", "total"),
+)
+
+
+def _cpu_row(label: str, figures: dict[str, Any], unit: str) -> str:
+    us = figures.get(f"cpu_us_per_{unit}", {})
+    cells = "".join(f"{us.get(name, 0):>{len(short) + 2}}" for name, short in CPU_GROUPS)
+    return f"{label:<32}{cells}{figures.get('machine_busy', 0) * 100:>6.0f}%"
+
+
+def _cpu(result: dict[str, Any]) -> list[str]:
+    """CPU µs per call (per person for admission and the crowd) of each process, and busy %."""
+    header = "".join(f"{short:>{len(short) + 2}}" for _, short in CPU_GROUPS)
+    lines = [
+        "CPU per call in µs, by process (server: the one under load), and the machine's busy share",
+        f"{'':<32}{header}{'busy':>7}",
+    ]
+    for r in result["grpc"]:
+        if "cpu_us_per_call" not in r["waitroom"]:  # results from before the meter
+            return []
+        for side in ("bare", "waitroom"):
+            label = f"{r['method']} c={r['concurrency']} {side}"
+            lines.append(_cpu_row(label, r[side], "call"))
+    h = result["half_peak"]
+    if "bare" in h:
+        lines.append(_cpu_row(f"JoinQueue {h['asked_rps']}/s bare", h["bare"], "call"))
+        lines.append(_cpu_row(f"JoinQueue {h['asked_rps']}/s waitroom", h, "call"))
+    lines.append(_cpu_row("admission, per person", result["admission"], "person"))
+    lines.append(_cpu_row("flash crowd, per person", result["flash"], "person"))
+    return lines
 
 
 def _memory_baseline(memory: dict[str, Any]) -> str:

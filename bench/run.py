@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 from redis.asyncio import Redis
 
-from bench import admission, charts, events, flash, load, report, servers
+from bench import admission, charts, cpu, events, flash, load, report, servers
 from bench.events import KAFKA, REDIS
 from bench.memory import per_person
 from bench.phases import Phases
@@ -87,7 +87,7 @@ class Bench:
         specs = servers.bare(BARE_PORT, 1), servers.waitroom(WAITROOM_PORT, METRICS_PORT, 1)
         with servers.launched(*specs) as (bare, room), self.clock.phase("JoinQueue, 1 process"):
             data = asyncio.run(prepare(room.target, self.run, self.made))
-            targets = load.Targets(bare.target, room.target)
+            targets = load.Targets(bare, room)
             row = load.pair(targets, data, "JoinQueue", plan.scale_concurrency, plan.requests)
             return data, scaled(row, bare, room)
 
@@ -95,15 +95,15 @@ class Bench:
         plan, cores = self.plan, self.processes
         specs = servers.bare(BARE_PORT, cores), servers.waitroom(WAITROOM_PORT, METRICS_PORT, cores)
         with servers.launched(*specs) as (bare, room):
-            targets = load.Targets(bare.target, room.target)
+            targets = load.Targets(bare, room)
             with self.clock.phase(f"gRPC load with {cores} serving processes"):
                 rows = load.levels(targets, data, plan.concurrencies, plan.requests)
-                half = load.half_peak(room.target, data, rows, plan.half_peak_seconds)
+                half = load.half_peak(targets, data, rows, plan.half_peak_seconds)
                 many = load.pick(rows, "JoinQueue", plan.scale_concurrency) or load.pair(
                     targets, data, "JoinQueue", plan.scale_concurrency, plan.requests
                 )
             admitter = stack_waitroom_pid()
-            result = asyncio.run(self.system(room.target))
+            result = asyncio.run(self.system(room))
             if stack_waitroom_pid() != admitter:
                 result["warnings"] = [RESTARTED]
             return {
@@ -114,18 +114,25 @@ class Bench:
                 **result,
             }
 
-    async def system(self, target: str) -> Result:
+    async def system(self, room: servers.Served) -> Result:
         """Admission throughput, then the flash crowd, through the bench's own waitroom."""
-        plan, run = self.plan, self.run
+        plan, run, target = self.plan, self.run, room.target
+        groups = {"server": room.pid, **cpu.stack_groups()}
         async with grpc.aio.insecure_channel(target) as channel:
             admin = events.Events(channel, self.made)
             with self.clock.phase(f"admission of {plan.admission_people} people"):
                 admitted = await admission.measure(
-                    admin, target, REDIS, KAFKA, f"{run}-admission", plan.admission_people
+                    admin, target, REDIS, KAFKA, f"{run}-admission", plan.admission_people, groups
                 )
             with self.clock.phase(f"flash crowd of {plan.flash_people}"):
                 crowd = await flash.crowd(
-                    admin, target, KAFKA, f"{run}-flash", plan.flash_people, plan.flash_concurrency
+                    admin,
+                    target,
+                    KAFKA,
+                    f"{run}-flash",
+                    plan.flash_people,
+                    plan.flash_concurrency,
+                    groups,
                 )
         return {"admission": admitted, "flash": crowd}
 

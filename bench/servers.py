@@ -23,6 +23,7 @@ LOG_DIR = ROOT / "bench/results/tmp"
 class Served:
     target: str
     processes: int  # how many processes listen on the port, as the kernel sees it
+    pid: int  # the process the bench started (the serving processes are it or its children)
 
 
 def waitroom_supports_processes() -> bool:
@@ -87,7 +88,7 @@ def ready(spec: Spec, process: subprocess.Popen[bytes]) -> Served:
     settle = time.monotonic() + 5
     while len(listening_pids(spec.port)) < spec.expected and time.monotonic() < settle:
         time.sleep(0.2)
-    return Served(target, len(listening_pids(spec.port)))
+    return Served(target, len(listening_pids(spec.port)), process.pid)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
