@@ -8,6 +8,13 @@ gRPC hands requests over one per event-loop turn, so gathering a turn's calls al
 batches of one. Instead at most `max_in_flight` pipelines are out at a time and calls made
 meanwhile wait for the next one: an idle server sends a call at once, a busy one sends
 bigger batches the busier it gets (group commit), with no timer and no added delay.
+
+A batch goes out on a connection the batcher keeps (one per pipeline in flight, taken from
+the client's pool once), written and read with redis-py's own connection calls and retried
+by its retry policy, as its pipelines are. A redis-py Pipeline costs a pool checkout, a
+release and a task of its own on every batch; when calls come one at a time, each is a batch,
+and that bookkeeping cost more than the round trip: 400-550 µs of CPU per call on top of a
+bare gRPC handler at 350 calls a second, against 90-160 µs this way (same machine, same run).
 """
 
 import asyncio
@@ -15,8 +22,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 Call = tuple[AsyncScript, Sequence[Any], Sequence[Any], asyncio.Future[Any]]
 
@@ -29,6 +37,7 @@ class ScriptBatcher:
         self._pending: list[Call] = []
         self._flush_planned = False
         self._sending: set[asyncio.Task[None]] = set()
+        self._connections: list[AbstractConnection] = []  # ours, not sending right now
 
     async def call(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         loop = asyncio.get_running_loop()
@@ -58,16 +67,24 @@ class ScriptBatcher:
             asyncio.get_running_loop().call_soon(self._flush)
 
     async def _send(self, calls: list[Call]) -> None:
+        connection = None
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for script, keys, args, _ in calls:
-                    pipe.evalsha(script.sha, len(keys), *keys, *args)
-                replies = await pipe.execute(raise_on_error=False)
-        except Exception as error:  # the connection failed: every caller gets the error
+            connection = await self._connection()
+            replies = await connection.retry.call_with_retry(
+                lambda: _round_trip(connection, calls), lambda _: connection.disconnect()
+            )
+        except Exception as error:  # no connection, or it failed: every caller gets the error
             for *_, future in calls:
                 if not future.done():
                     future.set_exception(error)
             return
+        except BaseException:  # cancelled (shutting down): so are the calls it carried
+            for *_, future in calls:
+                future.cancel()
+            raise
+        finally:  # disconnected by a failure, it connects again for the next batch
+            if connection is not None:
+                self._connections.append(connection)
         for (script, keys, args, future), reply in zip(calls, replies, strict=True):
             if future.done():  # the caller went away (cancelled)
                 continue
@@ -77,6 +94,27 @@ class ScriptBatcher:
                 future.set_exception(reply)
             else:
                 future.set_result(reply)
+
+    async def _connection(self) -> AbstractConnection:
+        if self._connections:
+            return self._connections.pop()
+        # the client's pool closes it with the others (in use or not) when the client closes
+        pool = self._redis.connection_pool
+        connection: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        return connection
+
+
+async def _round_trip(connection: AbstractConnection, calls: list[Call]) -> list[Any]:
+    """Every call's EVALSHA in one write, then their replies in order (an error is a reply)."""
+    commands = [("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args, _ in calls]
+    await connection.send_packed_command(connection.pack_commands(commands))
+    replies: list[Any] = []
+    for _ in calls:
+        try:
+            replies.append(await connection.read_response())
+        except ResponseError as error:
+            replies.append(error)
+    return replies
 
 
 async def _settle(future: asyncio.Future[Any], call: Any) -> None:
