@@ -14,6 +14,7 @@ METHODS = ("JoinQueue", "GetQueueStatus")
 class Targets:
     bare: Served
     waitroom: Served
+    floor: Served | None = None  # the bare server plus one Redis script call per request
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +33,29 @@ class Data:
 
 
 def pair(
-    targets: Targets, data: Data, method: str, concurrency: int, requests: int
+    targets: Targets,
+    data: Data,
+    method: str,
+    concurrency: int,
+    requests: int,
+    with_floor: bool = False,
 ) -> dict[str, Any]:
-    """One method at one concurrency: the bare server, then the waitroom, and their ratio."""
+    """One method at one concurrency: the bare server, then the waitroom, and their ratio.
+
+    with_floor: the floor server answers the same load between them.
+    """
     base = metered(targets.bare, data.load(method, concurrency, requests))
+    floor = {}
+    if with_floor and targets.floor is not None:
+        least = metered(targets.floor, data.load(method, concurrency, requests))
+        floor = {"floor": least, "floor_ratio": least["rps"] / base["rps"]}
     real = metered(targets.waitroom, data.load(method, concurrency, requests))
     return {
         "method": method,
         "concurrency": concurrency,
         "requests": requests,
         "bare": base,
+        **floor,
         "waitroom": real,
         "ratio": real["rps"] / base["rps"],
     }
@@ -61,8 +75,15 @@ def metered(server: Served, load: ghz.Load) -> Row:
     return {**result, **reading.per(load.requests)}
 
 
-def levels(targets: Targets, data: Data, concurrencies: list[int], requests: int) -> list[Row]:
-    return [pair(targets, data, m, c, requests) for c in concurrencies for m in METHODS]
+def levels(
+    targets: Targets, data: Data, concurrencies: list[int], requests: int, floor_at: int
+) -> list[Row]:
+    """Every method at every concurrency; the floor too at concurrency `floor_at`."""
+    return [
+        pair(targets, data, m, c, requests, with_floor=c == floor_at)
+        for c in concurrencies
+        for m in METHODS
+    ]
 
 
 def pick(rows: list[Row], method: str, concurrency: int) -> Row | None:

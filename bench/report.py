@@ -112,6 +112,7 @@ def _grpc(result: dict[str, Any]) -> list[str]:
         f"JoinQueue at half of peak ({h['asked_rps']} of {h['peak_rps']:.0f} rps): "
         f"p50 {h['p50_ms']:.1f} ms, p90 {h['p90_ms']:.1f} ms, p99 {h['p99_ms']:.1f} ms{bare}"
     )
+    lines += _floor(result["grpc"])
     lines.append(f"{'serving processes':<20}{'bare rps':>10}{'waitroom rps':>14}{'ratio':>7}")
     for s in result["scaling"]:
         lines.append(
@@ -119,6 +120,19 @@ def _grpc(result: dict[str, Any]) -> list[str]:
             f"{s['bare']['rps']:>10.0f}{s['waitroom']['rps']:>14.0f}{s['ratio']:>7.2f}"
             f"   (JoinQueue, concurrency {s['concurrency']})"
         )
+    return lines
+
+
+def _floor(rows: list[dict[str, Any]]) -> list[str]:
+    """The floor beside the bare server and the waitroom, where it was measured."""
+    lines = []
+    for r in rows:
+        if "floor" in r:
+            lines.append(
+                f"{r['method']} c={r['concurrency']}, one Redis script call a request (the floor): "
+                f"{r['floor']['rps']:.0f} rps, {r['floor_ratio']:.2f} of bare; "
+                f"the waitroom {r['waitroom']['rps'] / r['floor']['rps']:.2f} of the floor"
+            )
     return lines
 
 
@@ -168,9 +182,10 @@ def _cpu(result: dict[str, Any]) -> list[str]:
     for r in result["grpc"]:
         if "cpu_us_per_call" not in r["waitroom"]:  # results from before the meter
             return []
-        for side in ("bare", "waitroom"):
-            label = f"{r['method']} c={r['concurrency']} {side}"
-            lines.append(_cpu_row(label, r[side], "call"))
+        for side in ("bare", "floor", "waitroom"):
+            if side in r:
+                label = f"{r['method']} c={r['concurrency']} {side}"
+                lines.append(_cpu_row(label, r[side], "call"))
     h = result["half_peak"]
     if "bare" in h:
         lines.append(_cpu_row(f"JoinQueue {h['asked_rps']}/s bare", h["bare"], "call"))
@@ -194,4 +209,8 @@ def _targets(result: dict[str, Any]) -> list[str]:
     for t in result["targets"]:
         mark = "met  " if t["met"] else "SHORT"
         lines.append(f"  {mark} {t['name']:<50}{t['figure']:>10.2f}  ({t['target']})")
+    floors = [r for r in result["grpc"] if "floor" in r]
+    if floors:
+        ceiling = ", ".join(f"{r['method']} {r['floor_ratio']:.2f}" for r in floors)
+        lines.append(f"  (one Redis script call a request, and nothing else, reaches {ceiling})")
     return lines

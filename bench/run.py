@@ -17,7 +17,7 @@ from bench.events import KAFKA, REDIS
 from bench.memory import per_person
 from bench.phases import Phases
 
-BARE_PORT, WAITROOM_PORT, METRICS_PORT = 50061, 50071, 9171
+BARE_PORT, FLOOR_PORT, WAITROOM_PORT, METRICS_PORT = 50061, 50062, 50071, 9171
 Result = dict[str, Any]
 RESTARTED = "the stack's waitroom (the admitting processor) restarted during admission/flash"
 
@@ -93,11 +93,17 @@ class Bench:
 
     def every_core(self, data: load.Data) -> Result:
         plan, cores = self.plan, self.processes
-        specs = servers.bare(BARE_PORT, cores), servers.waitroom(WAITROOM_PORT, METRICS_PORT, cores)
-        with servers.launched(*specs) as (bare, room):
-            targets = load.Targets(bare, room)
+        specs = (
+            servers.bare(BARE_PORT, cores),
+            servers.floor(FLOOR_PORT, cores, REDIS),
+            servers.waitroom(WAITROOM_PORT, METRICS_PORT, cores),
+        )
+        with servers.launched(*specs) as (bare, floor, room):
+            targets = load.Targets(bare, room, floor)
             with self.clock.phase(f"gRPC load with {cores} serving processes"):
-                rows = load.levels(targets, data, plan.concurrencies, plan.requests)
+                rows = load.levels(
+                    targets, data, plan.concurrencies, plan.requests, plan.scale_concurrency
+                )
                 half = load.half_peak(targets, data, rows, plan.half_peak_seconds)
                 many = load.pick(rows, "JoinQueue", plan.scale_concurrency) or load.pair(
                     targets, data, "JoinQueue", plan.scale_concurrency, plan.requests

@@ -105,6 +105,12 @@ def bare(port: int, processes: int) -> Spec:
     return Spec("bare", command, {}, port, processes)
 
 
+def floor(port: int, processes: int, redis_url: str) -> Spec:
+    """The bare server making one Redis script call per request: what any stateful call costs."""
+    command = [sys.executable, "-m", "bench.bare_server", str(port), str(processes)]
+    return Spec("floor", [*command, "--redis", redis_url], {}, port, processes)
+
+
 def waitroom(port: int, metrics_port: int, processes: int) -> Spec:
     """A waitroom of the bench's own: serves the API, relays its outbox, admits no one."""
     env = {
