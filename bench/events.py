@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from redis.asyncio import Redis
 
 from bench import kafka_io
+from stats.consumer import TOPICS as STATS_TOPICS
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 
@@ -97,12 +98,17 @@ async def remove(redis_url: str, service: str, event_ids: list[str]) -> int:
 
 
 async def tidy(redis_url: str, bootstrap: str, made: list[str]) -> None:
-    """Removes the bench's events: the waitroom's keys at once, checkout's once it caught up.
+    """Removes the bench's events: the waitroom's keys at once, checkout's and stats' once
+    each caught up.
 
     Without its config an event admits no one. Checkout holds an admitted person only while
     it knows the event, so its keys go only after it read every QUEUE_READY (else the rest
     would go to the dead-letter topic); removed, no hold of a bench event expires a day
-    later in a burst of CHECKOUT_EXPIRED while someone else measures.
+    later in a burst of CHECKOUT_EXPIRED while someone else measures. Stats keeps a record
+    of every person and lists every event it saw among its gauges: left behind, each run
+    would add a few hundred thousand keys and more events for it to refresh every 2 s.
+    Its keys go once it read everything, so that no late message starts an event's figures
+    anew.
     """
     removed = await remove(redis_url, "waitroom", made)
     print(f"[bench] removed the waitroom's {removed} keys of the bench's {len(made)} events")
@@ -110,6 +116,10 @@ async def tidy(redis_url: str, bootstrap: str, made: list[str]) -> None:
         print("[bench] checkout is still reading QUEUE_READY; its keys wait", flush=True)
     removed = await remove(redis_url, "checkout", made)
     print(f"[bench] removed checkout's {removed} keys of the bench's events")
+    while not await kafka_io.caught_up(bootstrap, "stats", within_s=5, read=STATS_TOPICS):
+        print("[bench] stats is still reading the events' messages; its keys wait", flush=True)
+    removed = await remove(redis_url, "stats", made)
+    print(f"[bench] removed stats' {removed} keys of the bench's events")
 
 
 if __name__ == "__main__":  # events a bench run left: python -m bench.events EVENT_ID...

@@ -4,6 +4,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -135,9 +136,14 @@ async def plain_producer(bootstrap: str, count: int, value_size: int) -> dict[st
     }
 
 
-async def caught_up(bootstrap: str, group: str, within_s: float) -> bool:
-    """Whether consumer `group` committed past everything now in QUEUE_READY, within `within_s`."""
-    ends = await end_offsets(bootstrap)
+async def caught_up(
+    bootstrap: str, group: str, within_s: float, read: Sequence[str] = (topics.QUEUE_READY,)
+) -> bool:
+    """Whether consumer `group` committed past everything now in the topics it `read`s,
+    within `within_s`."""
+    ends: dict[TopicPartition, int] = {}
+    for topic in read:
+        ends.update(await end_offsets(bootstrap, topic))
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
