@@ -47,6 +47,14 @@ def throughput(rows: list[dict[str, Any]], title: str, path: Path) -> Path:
         for server, colour, label in SERVERS:
             x, y = _series(rows, method, server, "rps")
             ax.plot(x, y, marker="o", color=colour, label=label)
+        floors = [r for r in rows if r["method"] == method and "floor" in r]
+        ax.plot(
+            [r["concurrency"] for r in floors],
+            [r["floor"]["rps"] for r in floors],
+            "D",
+            color="tab:orange",
+            label="floor: one Redis script call",
+        )
         _frame(ax, method, rows)
     return _save(fig, axes, "calls per second", title, path)
 
