@@ -51,17 +51,24 @@ local function admit(token, place, user)
   admitted = admitted + 1
 end
 
--- takes people from bucket b in order; false if the bucket held no one
+-- takes people from bucket b in order; false if the bucket held no one. What unqueue does
+-- for one person is done here once for everyone taken from the bucket: their places go in one
+-- HDEL, the bucket's and the line's counts change once (a step of 1,000 people makes 5,000
+-- fewer calls).
 local function take(b)
-  local flat = redis.call('HGETALL', prefix .. 'line:' .. b)
+  local line = prefix .. 'line:' .. b
+  local flat = redis.call('HGETALL', line)
   local head = {}
   for i = 1, #flat, 2 do head[#head + 1] = {tonumber(flat[i]), flat[i + 1]} end
   table.sort(head, function(x, y) return x[1] < y[1] end)
+  local places = {}
   for _, entry in ipairs(head) do
     if admitted >= want then break end
     local place, token = entry[1], entry[2]
-    local value = redis.call('HGET', prefix .. 'wait:' .. token_bucket(token), token)
-    unqueue(prefix, token, place)
+    local wait = prefix .. 'wait:' .. token_bucket(token)
+    local value = redis.call('HGET', wait, token)
+    places[#places + 1] = string.format('%d', place)
+    redis.call('HDEL', wait, token)
     if value then
       local _, seen, user = parse_record(value)
       if now_s - seen <= session_ttl then
@@ -72,6 +79,11 @@ local function take(b)
           'at', now, 'reason', 'ttl')
       end
     end
+  end
+  if #places > 0 then
+    redis.call('HDEL', line, unpack(places))
+    count(prefix, b, -#places)
+    redis.call('HINCRBY', KEYS[1], 'waiting', -#places)
   end
   return #head > 0
 end
