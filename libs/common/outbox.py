@@ -3,8 +3,15 @@
 A service writes an entry to an event's outbox stream in the same Lua script as the state
 change. The relay reads the stream through a consumer group, so replicas share the work and
 a dead replica's entries are claimed by another after `claim_idle_ms`.
+
+Claiming scans the group's pending entries from the start (XAUTOCLAIM examines up to ten
+times its count): in a large admission, with every replica's batch in flight, one claim took
+about 9 ms of Redis, which served no one else meanwhile. An entry can be claimed only once
+it has waited `claim_idle_ms`, so a relay claims on a stream at most every quarter of that
+(and on its first read): a dead replica's entries move within 1.25 times `claim_idle_ms`.
 """
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -40,22 +47,24 @@ class OutboxStream:
         self._redis = redis
 
     async def read(
-        self, stream: str, consumer: str, count: int, claim_idle_ms: int
+        self, stream: str, consumer: str, count: int, claim_idle_ms: int | None
     ) -> list[OutboxEntry]:
-        """Entries this consumer holds, entries stuck with a dead replica, then new ones."""
+        """Entries stuck with a dead replica (unless `claim_idle_ms` is None: none are
+        claimed this time), entries this consumer holds, then new ones."""
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.xautoclaim(stream, GROUP, consumer, claim_idle_ms, "0-0", count=count)
+                if claim_idle_ms is not None:
+                    pipe.xautoclaim(stream, GROUP, consumer, claim_idle_ms, "0-0", count=count)
                 pipe.xreadgroup(GROUP, consumer, {stream: "0"}, count=count)
                 pipe.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
-                claimed, pending, new = await pipe.execute()
+                *claimed, pending, new = await pipe.execute()
         except ResponseError as error:
             if "NOGROUP" not in str(error):
                 raise
             await self._redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
             return []
         entries: dict[str, dict[str, str]] = {}
-        for entry_id, fields in claimed[1]:
+        for entry_id, fields in claimed[0][1] if claimed else ():
             if fields:  # an entry deleted meanwhile comes back empty
                 entries[entry_id] = fields
         for reply in (pending, new):
@@ -112,6 +121,7 @@ class OutboxRelay:
         self._batch = batch
         self._claim_idle_ms = claim_idle_ms
         self._on_published = on_published
+        self._claimed_at: dict[str, float] = {}  # stream -> when this relay last claimed there
 
     async def pending(self, event_ids: Sequence[str]) -> list[str]:
         """The events whose outbox holds entries (sent or not): the only ones worth a relay.
@@ -122,13 +132,21 @@ class OutboxRelay:
         lengths = await self._outbox.lengths([self._stream_of(e) for e in event_ids])
         return [e for e, n in zip(event_ids, lengths, strict=True) if n]
 
+    def _claim_due(self, stream: str) -> int | None:
+        """claim_idle_ms if this read should claim (see the module's docstring), else None."""
+        now = time.monotonic()
+        if now - self._claimed_at.get(stream, -float("inf")) < self._claim_idle_ms / 4000:
+            return None
+        self._claimed_at[stream] = now
+        return self._claim_idle_ms
+
     async def relay(self, event_id: str, max_batches: int = 50) -> int:
         """Relays until the event's outbox is empty (or max_batches); raises if Kafka fails."""
         stream = self._stream_of(event_id)
         relayed = 0
         for _ in range(max_batches):
             entries = await self._outbox.read(
-                stream, self._consumer, self._batch, self._claim_idle_ms
+                stream, self._consumer, self._batch, self._claim_due(stream)
             )
             if not entries:
                 break

@@ -71,8 +71,10 @@ class FakeSender:
 class FakeOutbox:
     entries: list[OutboxEntry]
     acked: list[str] = field(default_factory=list)
+    claims: list[int | None] = field(default_factory=list)  # each read's claim_idle_ms
 
     async def read(self, stream, consumer, count, claim_idle_ms):
+        self.claims.append(claim_idle_ms)
         return [e for e in self.entries if e.entry_id not in self.acked][:count]
 
     async def acknowledge(self, stream, entry_ids):

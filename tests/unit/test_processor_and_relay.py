@@ -2,10 +2,12 @@ import asyncio
 import contextlib
 import dataclasses
 import time
+import types
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from common import outbox as outbox_module
 from common import topics
 from common.kafka import PublishError
 from common.messages import from_json
@@ -226,6 +228,23 @@ async def test_nothing_is_acknowledged_when_kafka_does_not_confirm():
     with pytest.raises(PublishError):
         await relay(outbox, FakeSender(fail=True)).relay("concert")
     assert outbox.acked == []
+
+
+async def test_a_relay_claims_on_its_first_read_of_a_stream_then_every_quarter_idle_time(
+    monkeypatch,
+):
+    clock = types.SimpleNamespace(now=100.0)
+    monkeypatch.setattr(outbox_module, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
+    outbox = FakeOutbox([])
+    relaying = relay(outbox, FakeSender())  # claims entries idle for 1000 ms
+    await relaying.relay("concert")
+    await relaying.relay("concert")
+    clock.now += 0.2
+    await relaying.relay("concert")
+    clock.now += 0.05  # a quarter of the idle time since the last claim
+    await relaying.relay("concert")
+    await relaying.relay("festival")  # another stream: its first read claims
+    assert outbox.claims == [1000, None, None, 1000, 1000]
 
 
 async def test_a_relayed_message_keeps_its_message_id():
