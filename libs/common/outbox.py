@@ -57,14 +57,16 @@ class OutboxStream:
                     pipe.xautoclaim(stream, GROUP, consumer, claim_idle_ms, "0-0", count=count)
                 pipe.xreadgroup(GROUP, consumer, {stream: "0"}, count=count)
                 pipe.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
-                *claimed, pending, new = await pipe.execute()
+                replies = await pipe.execute()
         except ResponseError as error:
             if "NOGROUP" not in str(error):
                 raise
             await self._redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
             return []
+        claimed = replies.pop(0)[1] if claim_idle_ms is not None else []
+        pending, new = replies
         entries: dict[str, dict[str, str]] = {}
-        for entry_id, fields in claimed[0][1] if claimed else ():
+        for entry_id, fields in claimed:
             if fields:  # an entry deleted meanwhile comes back empty
                 entries[entry_id] = fields
         for reply in (pending, new):

@@ -53,8 +53,8 @@ end
 
 -- takes people from bucket b in order; false if the bucket held no one. What unqueue does
 -- for one person is done here once for everyone taken from the bucket: their places go in one
--- HDEL, the bucket's and the line's counts change once (a step of 1,000 people makes 5,000
--- fewer calls).
+-- HDEL, the bucket's and the line's counts change once (four calls fewer a person, nearly
+-- 4,000 in a step of 1,000).
 local function take(b)
   local line = prefix .. 'line:' .. b
   local flat = redis.call('HGETALL', line)
