@@ -1,12 +1,13 @@
 """The baseline: the waitroom's gRPC API served the way the waitroom serves it, doing nothing.
 
-Same Python, same grpc.aio server built by common.grpc_server, same event loop (uvloop) and the same
-number of serving processes (`python -m bench.bare_server PORT [PROCESSES]`, SO_REUSEPORT when
-several): the difference to the waitroom is exactly the waitroom's own work.
+Same Python, same grpc.aio server built by common.process.grpc_server, same event loop
+(uvloop) and the same number of serving processes (`python -m bench.bare_server PORT
+[PROCESSES]`, SO_REUSEPORT when several): the difference to the waitroom is exactly
+the waitroom's own work.
 
 With `--redis URL` it is the floor instead: every call does the least any call that keeps
 state must do, one script call that reads one key, sent the way the waitroom sends its own
-(common.redis_batch, on the client common.redis_client builds). Nothing that reads Redis on
+(common.redis.batch, on the client common.redis.client builds). Nothing that reads Redis on
 every call can serve faster than this, so its ratio to the bare server bounds the waitroom's.
 """
 
@@ -16,12 +17,12 @@ from functools import partial
 
 import grpc
 
-from common.grpc_server import Health, bind, create_server
-from common.lifecycle import freeze_startup_objects, run
-from common.redis_batch import ScriptBatcher
-from common.redis_client import connect
-from common.settings import CommonSettings
-from common.workers import die_with_parent, supervise
+from common.process.grpc_server import Health, bind, create_server
+from common.process.lifecycle import freeze_startup_objects, run
+from common.process.settings import CommonSettings
+from common.process.workers import die_with_parent, supervise
+from common.redis.batch import ScriptBatcher
+from common.redis.client import connect
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from common.ids import new_session_token
-from common.redis_client import connect
-from common.settings import CommonSettings
+from common.process.settings import CommonSettings
+from common.redis.client import connect
+from common.tokens.ids import new_session_token
 from waitroom.models import EventConfig, EventState
 from waitroom.repository import WaitroomRepository, key
 

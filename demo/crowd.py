@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import grpc
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from common import topics
-from common.messages import from_json
+from common.kafka import topics
+from common.kafka.messages import from_json
 from waitroomapi.checkout.v1 import checkout_pb2 as cpb
 from waitroomapi.checkout.v1 import checkout_pb2_grpc as cpb_grpc
 from waitroomapi.events.v1 import events_pb2

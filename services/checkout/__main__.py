@@ -2,8 +2,8 @@
 
 from checkout.config import Settings
 from checkout.server import serve
-from common.lifecycle import run
-from common.logging import configure_logging
+from common.process.lifecycle import run
+from common.process.logging import configure_logging
 
 
 def main() -> None:

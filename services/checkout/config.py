@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from common.settings import CommonSettings
+from common.process.settings import CommonSettings
 
 
 class Settings(CommonSettings):

@@ -7,10 +7,10 @@ from aiokafka import ConsumerRecord
 from checkout.models import EventSettings, UnknownEventError
 from checkout.repository import CheckoutRepository
 from checkout.service import Verifier
-from common import topics
-from common.consumer import PoisonMessageError, parse
-from common.ids import InvalidIdError, parse_session_id, validate_id
-from common.tokens import InvalidTokenError
+from common.kafka import topics
+from common.kafka.records import PoisonMessageError, checked_id, parse
+from common.tokens.ids import InvalidIdError, parse_session_id
+from common.tokens.signing import InvalidTokenError
 from waitroomapi.events.v1 import events_pb2
 
 TOPICS = (topics.EVENT_UPDATED, topics.QUEUE_READY)
@@ -38,7 +38,7 @@ class CheckoutHandlers:
     async def _event_updated(self, value: bytes) -> None:
         message = parse(value, events_pb2.EventUpdated())
         settings = EventSettings(
-            event_id=_valid(message.event_id),
+            event_id=checked_id("event_id", message.event_id),
             tickets=message.tickets,
             checkout_ttl_seconds=message.checkout_ttl_seconds,
             state=message.state,
@@ -71,10 +71,3 @@ class CheckoutHandlers:
         )
         if outcome == "unknown_event":
             raise UnknownEventError(f"no EVENT_UPDATED for {event_id!r} yet")
-
-
-def _valid(event_id: str) -> str:
-    try:
-        return validate_id("event_id", event_id)
-    except InvalidIdError as error:
-        raise PoisonMessageError(str(error)) from error

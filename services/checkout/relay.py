@@ -2,10 +2,10 @@
 
 import logging
 
-from common import topics
-from common.kafka import Record
-from common.messages import message_id, timestamp_ms, to_json
-from common.outbox import OutboxEntry
+from common.kafka import topics
+from common.kafka.messages import message_id, timestamp_ms, to_json
+from common.kafka.outbox import OutboxEntry
+from common.kafka.publisher import Record
 from waitroomapi.events.v1 import events_pb2
 
 logger = logging.getLogger(__name__)

@@ -1,37 +1,27 @@
 """The only checkout module that talks to Redis: settings, inventory, holds and the outbox."""
 
-from importlib import resources
-from typing import Any
-
 from redis.asyncio import Redis
 
 from checkout.models import EventSettings, Hold, HoldStatus, Order
-from common.ids import make_session_id
-from common.redis_batch import ScriptBatcher
+from common.redis.batch import ScriptBatcher
+from common.redis.scripts import KeySpace, load_script
+from common.tokens.ids import make_session_id
 
 EVENTS_KEY = "checkout:events"
 SEEN_TTL_SECONDS = 7 * 24 * 3600
 
 
-def key(event_id: str, suffix: str) -> str:
-    """Every key of an event carries its id as a hash tag: one cluster slot per event."""
-    return f"checkout:{{{event_id}}}:{suffix}"
-
-
-def _script(redis: Redis, name: str) -> Any:
-    lua = resources.files("checkout").joinpath("lua")
-    source = lua.joinpath("lib.lua").read_text() + lua.joinpath(f"{name}.lua").read_text()
-    return redis.register_script(source)
+key = KeySpace("checkout").key
 
 
 class CheckoutRepository:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._configure = _script(redis, "configure")
-        self._hold = _script(redis, "hold")
-        self._purchase = _script(redis, "purchase")
-        self._cancel = _script(redis, "cancel")
-        self._sweep = _script(redis, "sweep")
+        self._configure = load_script(redis, "checkout", "configure")
+        self._hold = load_script(redis, "checkout", "hold")
+        self._purchase = load_script(redis, "checkout", "purchase")
+        self._cancel = load_script(redis, "checkout", "cancel")
+        self._sweep = load_script(redis, "checkout", "sweep")
         # holds made by concurrent handlers (a fetched batch of QUEUE_READY) share pipelines
         self._batch = ScriptBatcher(redis)
 
@@ -47,7 +37,7 @@ class CheckoutRepository:
         e = settings.event_id
         await self._redis.sadd(EVENTS_KEY, e)
         keys = [key(e, "config"), key(e, "outbox"), key(e, f"seen:{message_id}"), key(e, "waiting")]
-        args = [
+        args: list[str | int] = [
             settings.version,
             settings.tickets,
             settings.checkout_ttl_seconds,
@@ -104,7 +94,7 @@ class CheckoutRepository:
         order_id: str,
         now_ms: int,
     ) -> Order | str:
-        args = [
+        args: list[str | int] = [
             token,
             quantity,
             payment_reference,
@@ -120,7 +110,12 @@ class CheckoutRepository:
         return str(reply[0])
 
     async def cancel(self, event_id: str, token: str, now_ms: int) -> str:
-        args = [token, now_ms, make_session_id(event_id, token), key(event_id, "hold:")]
+        args: list[str | int] = [
+            token,
+            now_ms,
+            make_session_id(event_id, token),
+            key(event_id, "hold:"),
+        ]
         return str(await self._cancel(keys=_hold_keys(event_id, token), args=args))
 
     async def sweep(self, event_id: str, now_ms: int, limit: int = 500) -> int:

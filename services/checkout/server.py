@@ -15,14 +15,14 @@ from checkout.repository import CheckoutRepository, key
 from checkout.service import CheckoutService
 from checkout.servicer import CheckoutServicer
 from checkout.worker import CheckoutWorker
-from common.consumer import ConsumerMetrics, EventConsumer
-from common.grpc_server import Health, create_server
-from common.http import HttpServer
-from common.jwks import JwksVerifier
-from common.kafka import Publisher, Record
-from common.lifecycle import ServiceProcess, now_ms, run_until_signal
-from common.outbox import OutboxRelay, OutboxStream
-from common.redis_client import connect
+from common.kafka.consumer import ConsumerMetrics, EventConsumer
+from common.kafka.outbox import OutboxRelay, OutboxStream
+from common.kafka.publisher import Publisher, Record
+from common.process.grpc_server import Health, create_server
+from common.process.http import HttpServer
+from common.process.lifecycle import ServiceProcess, now_ms, run_until_signal
+from common.redis.client import connect
+from common.tokens.jwks import JwksVerifier
 from waitroomapi.checkout.v1 import checkout_pb2, checkout_pb2_grpc
 
 logger = logging.getLogger(__name__)

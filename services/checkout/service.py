@@ -13,8 +13,8 @@ from checkout.models import (
     PermissionDeniedError,
     UnauthenticatedError,
 )
-from common.ids import MAX_ID_LENGTH, InvalidIdError, parse_session_id
-from common.tokens import CheckoutClaims, InvalidTokenError
+from common.tokens.ids import MAX_ID_LENGTH, InvalidIdError, parse_session_id
+from common.tokens.signing import CheckoutClaims, InvalidTokenError
 
 MAX_TOKEN_LENGTH = 4096
 

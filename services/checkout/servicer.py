@@ -16,7 +16,7 @@ from checkout.models import (
     UnauthenticatedError,
 )
 from checkout.service import CheckoutService
-from common.messages import timestamp_ms
+from common.kafka.messages import timestamp_ms
 from waitroomapi.checkout.v1 import checkout_pb2 as pb
 from waitroomapi.checkout.v1 import checkout_pb2_grpc as pb_grpc
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from common.retry import with_retries
+from common.process.retry import with_retries
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Runs the stats service: `python -m stats`."""
 
-from common.lifecycle import run
-from common.logging import configure_logging
+from common.process.lifecycle import run
+from common.process.logging import configure_logging
 from stats.config import Settings
 from stats.server import serve
 

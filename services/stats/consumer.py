@@ -5,10 +5,9 @@ from dataclasses import replace
 
 from aiokafka import ConsumerRecord
 
-from common import topics
-from common.consumer import PoisonMessageError, parse
-from common.ids import InvalidIdError, parse_session_id, validate_id
-from common.pooled_consumer import Poison
+from common.kafka import topics
+from common.kafka.pooled_consumer import Poison
+from common.kafka.records import PoisonMessageError, checked_id, checked_session, parse
 from stats.repository import Change, StatsRepository
 from waitroomapi.events.v1 import events_pb2
 
@@ -81,19 +80,11 @@ class StatsHandler:
 
 
 def _event(event_id: str) -> str:
-    try:
-        return validate_id("event_id", event_id)
-    except InvalidIdError as error:
-        raise PoisonMessageError(str(error)) from error
+    return checked_id("event_id", event_id)
 
 
 def _session(kind: str, session_id: str, event_id: str, user_id: str, at_ms: int) -> Change:
-    try:
-        session_event, _ = parse_session_id(session_id)
-        if user_id:
-            validate_id("user_id", user_id)
-    except InvalidIdError as error:
-        raise PoisonMessageError(str(error)) from error
-    if session_event != event_id:
-        raise PoisonMessageError("session_id and event_id name different events")
+    checked_session(session_id, event_id)
+    if user_id:
+        checked_id("user_id", user_id)
     return Change(kind, event_id, session_id, user_id, at_ms)

@@ -2,7 +2,7 @@
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from common.taskpool import PoolState
+from common.kafka.taskpool import PoolState
 from stats.service import EventFigures
 
 FIGURES = (

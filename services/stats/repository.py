@@ -5,12 +5,12 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
 
-from common.redis_batch import ScriptBatcher
+from common.redis.batch import ScriptBatcher
+from common.redis.scripts import KeySpace, load_script
 
 EVENTS_KEY = "stats:events"
 LISTED_FOR_S = 60.0
@@ -19,9 +19,7 @@ SETS = ("joined", "admitted", "completed", "expired", "cancelled", "left")
 EVENT_KEYS = ("config", *SETS, "waits", "checkout_times", "admitted_times")
 
 
-def key(event_id: str, suffix: str) -> str:
-    """Every key of an event carries its id as a hash tag: one cluster slot per event."""
-    return f"stats:{{{event_id}}}:{suffix}"
+key = KeySpace("stats").key
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +60,7 @@ class SessionFacts:
 class StatsRepository:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        source = resources.files("stats").joinpath("lua/apply.lua").read_text()
-        self._apply = redis.register_script(source)
+        self._apply = load_script(redis, "stats", "apply")
         # the pool's workers apply concurrently: their scripts share pipelines
         self._batch = ScriptBatcher(redis)
         self._listed: dict[str, float] = {}  # event -> when this process last put it in EVENTS_KEY

@@ -6,13 +6,13 @@ import logging
 
 from prometheus_client import CollectorRegistry
 
-from common.consumer import ConsumerMetrics
-from common.grpc_server import Health, create_server
-from common.http import HttpServer
-from common.kafka import Publisher
-from common.lifecycle import ServiceProcess, now_ms, run_until_signal
-from common.pooled_consumer import PooledConsumer
-from common.redis_client import connect
+from common.kafka.consumer import ConsumerMetrics
+from common.kafka.pooled_consumer import PooledConsumer
+from common.kafka.publisher import Publisher
+from common.process.grpc_server import Health, create_server
+from common.process.http import HttpServer
+from common.process.lifecycle import ServiceProcess, now_ms, run_until_signal
+from common.redis.client import connect
 from stats.config import Settings
 from stats.consumer import TOPICS, StatsHandler
 from stats.metrics import StatsMetrics

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from common.ids import validate_id
+from common.tokens.ids import validate_id
 from stats.repository import RawFigures, SessionFacts
 
 

@@ -7,8 +7,8 @@ from typing import TypeVar
 
 import grpc
 
-from common.messages import timestamp_ms
-from common.taskpool import PoolState
+from common.kafka.messages import timestamp_ms
+from common.kafka.taskpool import PoolState
 from stats.repository import SessionFacts
 from stats.service import EventFigures, StatsService
 from waitroomapi.stats.v1 import stats_pb2 as pb

@@ -2,10 +2,10 @@
 
 import sys
 
-from common.lifecycle import run
-from common.logging import configure_logging
-from common.tokens import load_or_create_private_key
-from common.workers import serving_processes, supervise
+from common.process.lifecycle import run
+from common.process.logging import configure_logging
+from common.process.workers import serving_processes, supervise
+from common.tokens.signing import load_or_create_private_key
 from waitroom.config import Settings
 from waitroom.server import serve, serve_worker
 

@@ -1,17 +1,15 @@
 """The waitroom's Kafka handlers: checkout outcomes free slots; EVENT_SOLD_OUT ends the line."""
 
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from aiokafka import ConsumerRecord
 
-from common import topics
-from common.consumer import PoisonMessageError, parse
-from common.ids import InvalidIdError, parse_session_id, validate_id
+from common.kafka import topics
+from common.kafka.records import checked_id, checked_session, parse
 from waitroom.models import Status
 from waitroomapi.events.v1 import events_pb2
 
-T = TypeVar("T")
 TOPICS = (
     topics.CHECKOUT_COMPLETED,
     topics.CHECKOUT_EXPIRED,
@@ -36,7 +34,7 @@ class WaitroomHandlers:
     async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> None:
         if record.topic == topics.EVENT_SOLD_OUT:
             sold_out = parse(record.value, events_pb2.EventSoldOut())
-            event_id = _checked(validate_id, "event_id", sold_out.event_id)
+            event_id = checked_id("event_id", sold_out.event_id)
             await self._store.sold_out(event_id)
             return
         message: events_pb2.CheckoutCompleted | events_pb2.CheckoutCancelled
@@ -56,14 +54,5 @@ class WaitroomHandlers:
     async def _finish(
         self, session_id: str, event_id: str, status: Status, message_id: str
     ) -> None:
-        session_event, token = _checked(parse_session_id, session_id)
-        if session_event != event_id:
-            raise PoisonMessageError("session_id and event_id name different events")
+        token = checked_session(session_id, event_id)
         await self._store.finish(event_id, token, status, message_id, self._now())
-
-
-def _checked(check: Callable[..., T], *args: str) -> T:
-    try:
-        return check(*args)
-    except InvalidIdError as error:
-        raise PoisonMessageError(str(error)) from error

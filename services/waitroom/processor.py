@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from common.retry import with_retries
+from common.process.retry import with_retries
 from waitroom.metrics import WaitroomMetrics
 from waitroom.models import ADMIT_STEP, AdmissionResult
 

@@ -4,12 +4,12 @@ import asyncio
 import logging
 from typing import Protocol
 
-from common import topics
-from common.ids import make_session_id
-from common.kafka import Record
-from common.messages import message_id, timestamp_ms, to_json
-from common.outbox import OutboxEntry
-from common.tokens import CheckoutClaims
+from common.kafka import topics
+from common.kafka.messages import message_id, timestamp_ms, to_json
+from common.kafka.outbox import OutboxEntry
+from common.kafka.publisher import Record
+from common.tokens.ids import make_session_id
+from common.tokens.signing import CheckoutClaims
 from waitroom.service import claims_of
 from waitroomapi.events.v1 import events_pb2
 

@@ -1,12 +1,12 @@
 """The only module that talks to Redis: the waitroom's keys, scripts and outbox."""
 
 import zlib
-from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
 
-from common.redis_batch import ScriptBatcher
+from common.redis.batch import ScriptBatcher
+from common.redis.scripts import KeySpace, load_script
 from waitroom.models import (
     ADMIT_STEP,
     AdmissionResult,
@@ -27,13 +27,8 @@ USER_BUCKETS = 16384
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
-def key(event_id: str, suffix: str) -> str:
-    """Every key of an event carries its id as a hash tag: one cluster slot per event."""
-    return f"waitroom:{{{event_id}}}:{suffix}"
-
-
-def prefix(event_id: str) -> str:
-    return key(event_id, "")
+KEYS = KeySpace("waitroom")
+key, prefix = KEYS.key, KEYS.prefix
 
 
 def token_bucket(token: str) -> int:
@@ -44,13 +39,6 @@ def token_bucket(token: str) -> int:
 
 def user_bucket(user_id: str) -> int:
     return zlib.crc32(user_id.encode()) % USER_BUCKETS
-
-
-def _script(redis: Redis, name: str) -> Any:
-    lua = resources.files("waitroom").joinpath("lua")
-    return redis.register_script(
-        lua.joinpath("lib.lua").read_text() + lua.joinpath(f"{name}.lua").read_text()
-    )
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -85,14 +73,14 @@ class WaitroomRepository:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._batch = ScriptBatcher(redis)
-        self._join = _script(redis, "join")
-        self._leave = _script(redis, "leave")
-        self._status = _script(redis, "status")
-        self._admit = _script(redis, "admit")
-        self._create = _script(redis, "create_event")
-        self._update = _script(redis, "update_event")
-        self._finish = _script(redis, "finish")
-        self._sold_out = _script(redis, "sold_out")
+        self._join = load_script(redis, "waitroom", "join")
+        self._leave = load_script(redis, "waitroom", "leave")
+        self._status = load_script(redis, "waitroom", "status")
+        self._admit = load_script(redis, "waitroom", "admit")
+        self._create = load_script(redis, "waitroom", "create_event")
+        self._update = load_script(redis, "waitroom", "update_event")
+        self._finish = load_script(redis, "waitroom", "finish")
+        self._sold_out = load_script(redis, "waitroom", "sold_out")
 
     async def ping(self) -> bool:
         """Redis answers; the batched scripts are loaded, so a burst never starts on NOSCRIPT."""
@@ -210,7 +198,7 @@ class WaitroomRepository:
     ) -> AdmissionResult:
         """One step of a cycle: at most `limit` more people, `already` admitted in this cycle."""
         keys = [key(event_id, s) for s in ("config", "processing", "outbox", "admits")]
-        args = [now_ms, step_id, prefix(event_id), ttl_s, already, limit]
+        args: list[str | int] = [now_ms, step_id, prefix(event_id), ttl_s, already, limit]
         reply = await self._admit(keys=keys, args=args)
         admitted, reaped, queued, processing, duplicate = (int(v) for v in reply)
         return AdmissionResult(admitted, reaped, queued, processing, bool(duplicate))

@@ -9,17 +9,22 @@ from collections import Counter
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from common.broadcast import Broadcast
-from common.consumer import ConsumerMetrics, EventConsumer
-from common.grpc_server import Health, create_server
-from common.http import HttpServer
-from common.kafka import Publisher, Record
-from common.lifecycle import ServiceProcess, now_ms, run, run_until_signal
-from common.logging import configure_logging
-from common.outbox import OutboxRelay, OutboxStream
-from common.redis_client import connect
-from common.tokens import TokenSigner, load_or_create_private_key, load_private_key, load_public_key
-from common.workers import die_with_parent
+from common.kafka.consumer import ConsumerMetrics, EventConsumer
+from common.kafka.outbox import OutboxRelay, OutboxStream
+from common.kafka.publisher import Publisher, Record
+from common.process.grpc_server import Health, create_server
+from common.process.http import HttpServer
+from common.process.lifecycle import ServiceProcess, now_ms, run, run_until_signal
+from common.process.logging import configure_logging
+from common.process.workers import die_with_parent
+from common.redis.broadcast import Broadcast
+from common.redis.client import connect
+from common.tokens.signing import (
+    TokenSigner,
+    load_or_create_private_key,
+    load_private_key,
+    load_public_key,
+)
 from waitroom.config import Settings
 from waitroom.consumer import TOPICS, WaitroomHandlers
 from waitroom.metrics import WaitroomMetrics

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from common.ids import make_session_id, new_session_token, parse_session_id, validate_id
-from common.tokens import CheckoutClaims
+from common.tokens.ids import make_session_id, new_session_token, parse_session_id, validate_id
+from common.tokens.signing import CheckoutClaims
 from waitroom.models import (
     AlreadyExistsError,
     EventAction,

@@ -8,7 +8,7 @@ from typing import TypeVar
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from common.messages import timestamp_ms
+from common.kafka.messages import timestamp_ms
 from waitroom.metrics import WaitroomMetrics
 from waitroom.models import (
     AlreadyExistsError,

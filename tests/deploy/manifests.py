@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from checkout.config import Settings as CheckoutSettings
-from common.settings import CommonSettings
+from common.process.settings import CommonSettings
 from stats.config import Settings as StatsSettings
 from waitroom.config import Settings as WaitroomSettings
 

@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from common import topics
+from common.kafka import topics
 from tests.deploy.manifests import Resource, config_map, container, named, of_kind
 
 DESIGN_TOPICS = {*topics.ALL, *(topics.dead_letter(topic) for topic in topics.ALL)}

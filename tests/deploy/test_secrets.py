@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from common.tokens import load_private_key, load_public_key, public_jwk
+from common.tokens.signing import load_private_key, load_public_key, public_jwk
 from tests.deploy.manifests import REPO, kustomizations, secret_files
 
 SCRIPT = REPO / "scripts" / "k8s-secrets.sh"

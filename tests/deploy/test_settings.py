@@ -5,8 +5,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from common.grpc_server import LIVENESS
-from common.settings import CommonSettings
+from common.process.grpc_server import LIVENESS
+from common.process.settings import CommonSettings
 from tests.deploy.manifests import (
     SETTINGS,
     Resource,

@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from common.tokens import TokenVerifier
+from common.tokens.signing import TokenVerifier
 from tests.e2e.conftest import ROOT, GrpcError, grpcurl, jwks, wait_for_messages
 
 JOIN = "waitroom.v1.WaitroomService/JoinQueue"

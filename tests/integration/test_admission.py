@@ -8,11 +8,11 @@ import aiohttp
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from common import topics
-from common.ids import make_session_id
-from common.messages import from_json
-from common.outbox import OutboxRelay, OutboxStream
-from common.tokens import TokenVerifier
+from common.kafka import topics
+from common.kafka.messages import from_json
+from common.kafka.outbox import OutboxRelay, OutboxStream
+from common.tokens.ids import make_session_id
+from common.tokens.signing import TokenVerifier
 from tests.integration.conftest import ADMIN, create_event
 from waitroom.models import EventConfig, EventState, Status
 from waitroom.relay import WaitroomOutbox
@@ -163,7 +163,7 @@ async def test_people_who_join_before_opening_are_shuffled_and_go_first(redis, e
 async def test_queue_ready_gets_out_after_kafka_was_unreachable(
     redis, event_id, tmp_path, kafka_tail
 ):
-    from common.kafka import Publisher, PublishError
+    from common.kafka.publisher import Publisher, PublishError
     from tests.integration.conftest import settings
     from waitroom.server import build_signer
 

@@ -10,8 +10,8 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from common import topics
-from common.messages import from_json
+from common.kafka import topics
+from common.kafka.messages import from_json
 from tests.integration.conftest import ADMIN, create_event
 from waitroomapi.events.v1 import events_pb2
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from redis.asyncio import Redis
 
-from common import broadcast
-from common.broadcast import Broadcast
+from common.redis import broadcast
+from common.redis.broadcast import Broadcast
 
 pytestmark = pytest.mark.integration
 

@@ -8,11 +8,11 @@ import grpc
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from common import topics
-from common.ids import make_session_id
-from common.kafka import Publisher, Record
-from common.messages import from_json
-from common.tokens import CheckoutClaims, TokenSigner
+from common.kafka import topics
+from common.kafka.messages import from_json
+from common.kafka.publisher import Publisher, Record
+from common.tokens.ids import make_session_id
+from common.tokens.signing import CheckoutClaims, TokenSigner
 from tests.integration.conftest import KAFKA, create_event
 from waitroomapi.checkout.v1 import checkout_pb2 as cpb
 from waitroomapi.checkout.v1 import checkout_pb2_grpc as cpb_grpc
@@ -285,7 +285,7 @@ async def test_a_token_seen_before_its_queue_ready_makes_the_same_single_hold(
 
 
 async def publish_twice(topic, key, message):
-    from common.messages import to_json
+    from common.kafka.messages import to_json
 
     publisher = Publisher(KAFKA, 10, "test")
     try:
@@ -438,7 +438,7 @@ async def test_a_replayed_or_older_event_updated_changes_nothing(
     assert await until(lambda: _configured(redis, event_id))
     publisher = Publisher(KAFKA, 10, "test")
     try:
-        from common.messages import to_json
+        from common.kafka.messages import to_json
 
         await publisher.publish(
             [

@@ -8,9 +8,9 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from common import topics
-from common.consumer import ConsumerMetrics, EventConsumer
-from common.kafka import Publisher, Record
+from common.kafka import topics
+from common.kafka.consumer import ConsumerMetrics, EventConsumer
+from common.kafka.publisher import Publisher, Record
 from tests.integration.conftest import KAFKA
 
 

@@ -4,7 +4,7 @@ import random
 import secrets
 import time
 
-from common.outbox import OutboxStream
+from common.kafka.outbox import OutboxStream
 from waitroom.models import EventConfig, EventState, Status
 from waitroom.repository import WaitroomRepository
 

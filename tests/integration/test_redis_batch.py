@@ -9,7 +9,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from common.redis_batch import ScriptBatcher
+from common.redis.batch import ScriptBatcher
 from tests.integration.conftest import REDIS_URL
 
 ECHO = "if ARGV[1] == 'boom' then return redis.error_reply('boom') end return ARGV[1] .. KEYS[1]"
@@ -73,7 +73,7 @@ async def test_a_killed_connection_fails_its_batch_and_the_next_batch_connects_a
     await connection.send_command("CLIENT", "ID")
     client_id = await connection.read_response()
     assert await redis.client_kill_filter(_id=client_id) == 1
-    # no retries configured (as in common.redis_client): the batch in flight fails, loudly
+    # no retries configured (as in common.redis.client): the batch in flight fails, loudly
     failed = await asyncio.gather(
         *(batcher.call(script, [key], [str(n)]) for n in range(5)), return_exceptions=True
     )

@@ -11,12 +11,13 @@ import grpc
 import pytest
 from prometheus_client import CollectorRegistry
 
-from common import topics
-from common.consumer import ConsumerMetrics, PoisonMessageError
-from common.ids import make_session_id
-from common.kafka import Publisher, Record
-from common.messages import from_json, timestamp_ms, to_json
-from common.pooled_consumer import PooledConsumer
+from common.kafka import topics
+from common.kafka.consumer import ConsumerMetrics
+from common.kafka.messages import from_json, timestamp_ms, to_json
+from common.kafka.pooled_consumer import PooledConsumer
+from common.kafka.publisher import Publisher, Record
+from common.kafka.records import PoisonMessageError
+from common.tokens.ids import make_session_id
 from tests.integration.conftest import KAFKA
 from waitroomapi.events.v1 import events_pb2 as ev
 from waitroomapi.stats.v1 import stats_pb2 as pb

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass, field
 
-from common.kafka import PublishError, Record
-from common.outbox import OutboxEntry
+from common.kafka.outbox import OutboxEntry
+from common.kafka.publisher import PublishError, Record
 from waitroom.models import AdmissionResult, JoinOutcome, SessionRecord, Status
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from common.ids import (
+from common.tokens.ids import (
     InvalidIdError,
     make_session_id,
     new_session_token,

@@ -7,11 +7,11 @@ import types
 import pytest
 from prometheus_client import CollectorRegistry
 
-from common import outbox as outbox_module
-from common import topics
-from common.kafka import PublishError
-from common.messages import from_json
-from common.outbox import OutboxEntry, OutboxRelay
+from common.kafka import outbox as outbox_module
+from common.kafka import topics
+from common.kafka.messages import from_json
+from common.kafka.outbox import OutboxEntry, OutboxRelay
+from common.kafka.publisher import PublishError
 from tests.unit.fakes import FakeAdmissionStore, FakeOutbox, FakeSender, FakeSigner
 from waitroom import processor as processor_module
 from waitroom.config import Settings

@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from common import protojson
+from common.kafka import protojson
 from waitroomapi.events.v1 import events_pb2
 from waitroomapi.stats.v1 import stats_pb2
 

@@ -1,6 +1,6 @@
 import pytest
 
-from common.ids import InvalidIdError, make_session_id
+from common.tokens.ids import InvalidIdError, make_session_id
 from tests.unit.fakes import FakeQueueStore, FakeSigner, record
 from waitroom.models import (
     EventAction,

@@ -1,6 +1,6 @@
 import pytest
 
-from common.consumer import PoisonMessageError
+from common.kafka.records import PoisonMessageError
 from stats.consumer import change_of
 from stats.repository import RawFigures
 from stats.service import derive

@@ -2,8 +2,8 @@ import asyncio
 
 from aiokafka import TopicPartition
 
-from common.pooled_consumer import OffsetTracker
-from common.taskpool import Task, TaskPool
+from common.kafka.pooled_consumer import OffsetTracker
+from common.kafka.taskpool import Task, TaskPool
 
 FAST = (0.01, 0.02, 0.03)
 

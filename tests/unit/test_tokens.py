@@ -5,7 +5,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from common.tokens import CheckoutClaims, InvalidTokenError, TokenSigner, TokenVerifier
+from common.tokens.signing import CheckoutClaims, InvalidTokenError, TokenSigner, TokenVerifier
 
 
 def claims(expires_in=900, now=None):

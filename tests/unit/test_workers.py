@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from common.workers import supervise
+from common.process.workers import supervise
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from common.kafka import Record
+from common.kafka.publisher import Record
 
 GROUP = "relay"
 

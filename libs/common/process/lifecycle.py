@@ -11,8 +11,8 @@ from typing import Any, Protocol
 import grpc
 import uvloop
 
-from common.grpc_server import Health, bind
-from common.http import HttpServer
+from common.process.grpc_server import Health, bind
+from common.process.http import HttpServer
 
 logger = logging.getLogger(__name__)
 

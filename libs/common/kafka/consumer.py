@@ -6,64 +6,24 @@ dead-lettered). Handlers are idempotent, so a record delivered again changes not
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from google.protobuf.json_format import ParseError
-from google.protobuf.message import Message
 from prometheus_client import CollectorRegistry, Counter
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from common import topics
-from common.kafka import Publisher, Record
-from common.messages import from_json, timestamp_ms, to_json
-from waitroomapi.events.v1 import events_pb2
+from common.kafka import topics
+from common.kafka.publisher import Publisher
+from common.kafka.records import PoisonMessageError, dead_letter
 
 logger = logging.getLogger(__name__)
 
 STARTUP_SECONDS = 30
 # Failures of the store itself: a record that meets one is retried later, never dead-lettered.
 OUTAGES = (RedisConnectionError, RedisTimeoutError)
-M = TypeVar("M", bound=Message)
 Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[None]]
-
-
-class PoisonMessageError(Exception):
-    """The record can never be applied (unparseable, invalid): it goes to the DLQ at once."""
-
-
-def parse(value: bytes | None, message: M) -> M:
-    """Parses a record's protobuf JSON; anything unparseable or without a message_id is poison."""
-    try:
-        from_json(value or b"", message)
-    except (ParseError, UnicodeDecodeError, ValueError) as error:
-        raise PoisonMessageError(f"not a valid {type(message).__name__}: {error}") from error
-    if not getattr(message, "message_id", ""):
-        raise PoisonMessageError(f"{type(message).__name__} without a message_id")
-    return message
-
-
-def dead_letter(
-    record: ConsumerRecord[bytes, bytes], error: BaseException | None, group_id: str
-) -> Record:
-    """The `<topic>.DLQ` record for a message that could not be applied, with why."""
-    key = (record.key or b"").decode(errors="replace")
-    letter = events_pb2.DeadLetter(
-        message_id=f"{record.topic}/{record.partition}/{record.offset}",
-        timestamp=timestamp_ms(int(time.time() * 1000)),
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=key,
-        value=(record.value or b"").decode(errors="replace"),
-        error=repr(error),
-        consumer_group=group_id,
-    )
-    return Record(topics.dead_letter(record.topic), key, to_json(letter))
 
 
 class ConsumerMetrics:

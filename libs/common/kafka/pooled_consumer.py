@@ -25,10 +25,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from common import topics
-from common.consumer import ConsumerMetrics, PoisonMessageError, dead_letter
-from common.kafka import Publisher
-from common.taskpool import Task, TaskPool
+from common.kafka import topics
+from common.kafka.consumer import ConsumerMetrics
+from common.kafka.publisher import Publisher
+from common.kafka.records import PoisonMessageError, dead_letter
+from common.kafka.taskpool import Task, TaskPool
 
 logger = logging.getLogger(__name__)
 Records = Sequence[ConsumerRecord[bytes, bytes]]

@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import jwt
 
-from common.tokens import CheckoutClaims, InvalidTokenError, TokenVerifier
+from common.tokens.signing import CheckoutClaims, InvalidTokenError, TokenVerifier
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from common.settings import CommonSettings
+from common.process.settings import CommonSettings
 
 # No call waits longer for Redis: a reply lost on a half-open connection fails its callers
 # (and those batched behind it) instead of stalling them for ever. The longest script, an

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from common import protojson
+from common.kafka import protojson
 
 _NAMESPACE = uuid.UUID("8f2b1c9e-5d0a-4f7e-9b61-0c3d2a4e5f60")
 

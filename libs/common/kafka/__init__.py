@@ -1,0 +1,1 @@
+"""Kafka plumbing: the publisher, the consume loops, the outbox relay, topics and payloads."""

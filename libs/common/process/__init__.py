@@ -1,0 +1,1 @@
+"""Process lifecycle: settings, logging, the gRPC and HTTP servers, start and graceful stop."""

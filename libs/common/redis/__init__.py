@@ -1,0 +1,1 @@
+"""Redis: the client, batched script calls, pub/sub hints between replicas."""

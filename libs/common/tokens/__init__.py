@@ -1,0 +1,1 @@
+"""Ids and tokens: session ids, checkout token signing and verification, the JWKS client."""
