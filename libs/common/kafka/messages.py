@@ -1,7 +1,6 @@
 """Kafka payloads as protobuf JSON, with stable message ids and timestamps."""
 
 import uuid
-from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -20,10 +19,6 @@ def timestamp_ms(ms: int) -> Timestamp:
     ts = Timestamp()
     ts.FromMilliseconds(ms)
     return ts
-
-
-def datetime_of_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def to_json(message: Message) -> bytes:
