@@ -121,7 +121,7 @@ def waitroom(port: int, metrics_port: int, processes: int) -> Spec:
         "KAFKA_OFFSET_RESET": "latest",
         "WAITROOM_SERVING_PROCESSES": str(processes),
         "LOG_LEVEL": "WARNING",
-        "GRPC_GRACE_SECONDS": "2",
+        "GRPC_GRACE": "2s",
     }
     expected = processes if waitroom_supports_processes() else 1
     return Spec("waitroom", [sys.executable, "-m", "waitroom"], env, port, expected)

@@ -43,11 +43,11 @@ class CheckoutServer(ServiceProcess):
         self.redis = connect(settings)
         self.repository = CheckoutRepository(self.redis)
         self.verifier = JwksVerifier(
-            settings.checkout_jwks_url, settings.checkout_jwks_refresh_seconds
+            settings.checkout_jwks_url, settings.checkout_jwks_refresh.total_seconds()
         )
         self.publisher = Publisher(
             settings.kafka_bootstrap_servers,
-            settings.kafka_send_timeout_seconds,
+            settings.kafka_send_timeout.total_seconds(),
             f"checkout-{instance}",
         )
         per_hold = settings.checkout_tickets_per_hold
@@ -59,6 +59,7 @@ class CheckoutServer(ServiceProcess):
             dead_letters=self.publisher,
             metrics=ConsumerMetrics(self.registry, "checkout"),
             retry_attempts=settings.checkout_retry_attempts,
+            retry_delay=settings.checkout_retry_delay.total_seconds(),
             offset_reset=settings.kafka_offset_reset,
         )
         relay = OutboxRelay(
@@ -67,14 +68,14 @@ class CheckoutServer(ServiceProcess):
             lambda e: key(e, "outbox"),
             convert,
             instance,
-            2000,
-            int(settings.checkout_outbox_claim_idle_seconds * 1000),
+            settings.checkout_outbox_batch,
+            int(settings.checkout_outbox_claim_idle.total_seconds() * 1000),
             self._count_relayed,
         )
         self.worker = CheckoutWorker(
             self.repository,
             relay,
-            settings.checkout_sweep_interval_seconds,
+            settings.checkout_sweep_interval.total_seconds(),
             settings.checkout_retry_attempts,
             now_ms,
             lambda step: self.metrics.errors.labels(step).inc(),
@@ -93,8 +94,8 @@ class CheckoutServer(ServiceProcess):
             HttpServer(self.registry, settings.grpc_host, settings.checkout_metrics_port),
             settings.grpc_host,
             settings.checkout_grpc_port,
-            settings.grpc_grace_seconds,
-            settings.checkout_shutdown_timeout_seconds,
+            settings.grpc_grace.total_seconds(),
+            settings.checkout_shutdown_timeout.total_seconds(),
         )
 
     def _count_relayed(self, event_id: str, records: list[Record]) -> None:

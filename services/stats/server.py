@@ -38,7 +38,7 @@ class StatsServer(ServiceProcess):
         self.repository = StatsRepository(self.redis)
         self.stats = StatsService(self.repository, now_ms)
         self.publisher = Publisher(
-            settings.kafka_bootstrap_servers, settings.kafka_send_timeout_seconds, "stats"
+            settings.kafka_bootstrap_servers, settings.kafka_send_timeout.total_seconds(), "stats"
         )
         self.consumer = PooledConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -51,8 +51,8 @@ class StatsServer(ServiceProcess):
             capacity=settings.stats_buffer,
             batch_size=settings.stats_batch,
             fetch_min_bytes=settings.stats_fetch_min_bytes,
-            fetch_max_wait_ms=settings.stats_fetch_max_wait_ms,
-            retry_delays=settings.stats_retry_delays_seconds,
+            fetch_max_wait_ms=int(settings.stats_fetch_max_wait.total_seconds() * 1000),
+            retry_delays=[d.total_seconds() for d in settings.stats_retry_delays],
             offset_reset=settings.kafka_offset_reset,
         )
         health = Health(SERVICE_NAMES)
@@ -68,8 +68,8 @@ class StatsServer(ServiceProcess):
             HttpServer(self.registry, settings.grpc_host, settings.stats_metrics_port),
             settings.grpc_host,
             settings.stats_grpc_port,
-            settings.grpc_grace_seconds,
-            settings.stats_shutdown_timeout_seconds + 5,
+            settings.grpc_grace.total_seconds(),
+            settings.stats_shutdown_timeout.total_seconds() + 5,
         )
 
     async def connect(self) -> None:
@@ -90,7 +90,7 @@ class StatsServer(ServiceProcess):
                 logger.exception("could not refresh the gauges")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    self._draining.wait(), self.settings.stats_metrics_refresh_seconds
+                    self._draining.wait(), self.settings.stats_metrics_refresh.total_seconds()
                 )
 
     async def _connect(self) -> None:
@@ -101,7 +101,7 @@ class StatsServer(ServiceProcess):
     async def drain(self) -> None:
         """The pool finishes or hands back its work, and only finished work is committed."""
         self._draining.set()
-        await self.consumer.stop(self.settings.stats_shutdown_timeout_seconds)
+        await self.consumer.stop(self.settings.stats_shutdown_timeout.total_seconds())
 
     async def close(self) -> None:
         await self.publisher.stop()

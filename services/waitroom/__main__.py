@@ -20,7 +20,7 @@ def main() -> None:
     if settings.waitroom_signing_key is None:
         # made once here, or each worker would make a key of its own
         load_or_create_private_key(settings.waitroom_signing_key_file)
-    grace = settings.grpc_grace_seconds + settings.queue_shutdown_timeout.total_seconds() + 5
+    grace = (settings.grpc_grace + settings.queue_shutdown_timeout).total_seconds() + 5
     sys.exit(supervise(serve_worker, count, grace))
 
 

@@ -1,29 +1,13 @@
 """The waitroom's settings, from environment variables with developer-machine defaults."""
 
-import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import Field, SecretStr
 
-from common.process.settings import CommonSettings
+from common.process.settings import CommonSettings, Duration
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 DEV_ADMIN_TOKEN = "dev-admin-token"
-
-
-def _duration(value: object) -> object:
-    """Accepts Go-style durations such as 500ms, 1s, 2h or 1h30m, as the source system did."""
-    if isinstance(value, str) and value and _DURATION.sub("", value) == "":
-        return timedelta(
-            seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION.findall(value))
-        )
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
 class Settings(CommonSettings):

@@ -79,7 +79,7 @@ class WaitroomServer(ServiceProcess):
         self.signer = build_signer(settings)
         self.publisher = Publisher(
             settings.kafka_bootstrap_servers,
-            settings.kafka_send_timeout_seconds,
+            settings.kafka_send_timeout.total_seconds(),
             f"waitroom-{instance}",
         )
         defaults = Defaults(
@@ -122,6 +122,7 @@ class WaitroomServer(ServiceProcess):
             dead_letters=self.publisher,
             metrics=ConsumerMetrics(self.registry, "waitroom"),
             retry_attempts=settings.queue_retry_attempts,
+            retry_delay=settings.queue_retry_delay.total_seconds(),
             offset_reset=settings.kafka_offset_reset,
         )
         health = Health(SERVICE_NAMES)
@@ -156,7 +157,7 @@ class WaitroomServer(ServiceProcess):
             http,
             settings.grpc_host,
             settings.waitroom_grpc_port,
-            settings.grpc_grace_seconds,
+            settings.grpc_grace.total_seconds(),
             settings.queue_shutdown_timeout.total_seconds(),
         )
 

@@ -23,8 +23,8 @@ LEFT_OUT = {
 }
 SHUTDOWN_TIMEOUT = {
     "waitroom": lambda s: s.queue_shutdown_timeout.total_seconds(),
-    "checkout": lambda s: s.checkout_shutdown_timeout_seconds,
-    "stats": lambda s: s.stats_shutdown_timeout_seconds,
+    "checkout": lambda s: s.checkout_shutdown_timeout.total_seconds(),
+    "stats": lambda s: s.stats_shutdown_timeout.total_seconds(),
 }
 
 
@@ -93,7 +93,7 @@ def test_termination_grace_outlasts_the_service_shutdown(
     pod = deployment["spec"]["template"]["spec"]
     settings = settings_in_pod(resources, service, monkeypatch)
     pre_stop = container(deployment)["lifecycle"]["preStop"]
-    shutdown = pre_stop["sleep"]["seconds"] + settings.grpc_grace_seconds
+    shutdown = pre_stop["sleep"]["seconds"] + settings.grpc_grace.total_seconds()
     shutdown += SHUTDOWN_TIMEOUT[service](settings)
     assert pod["terminationGracePeriodSeconds"] > shutdown
 

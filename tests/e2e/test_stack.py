@@ -105,7 +105,7 @@ def test_a_processor_killed_between_redis_and_kafka_still_gets_queue_ready_out(e
     env = {
         "REDIS_URL": "redis://127.0.0.1:6379/3",
         "QUEUE_OUTBOX_CLAIM_IDLE": "1s",
-        "KAFKA_SEND_TIMEOUT_SECONDS": "30",
+        "KAFKA_SEND_TIMEOUT": "30s",
     }
     doomed = replicas(WAITROOM_INSTANCE_ID="doomed", **env).start()
     grpcurl(

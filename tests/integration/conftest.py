@@ -58,7 +58,7 @@ def settings(tmp_path, **overrides) -> Settings:
         "waitroom_signing_key_file": tmp_path / "signing.pem",
         "queue_process_interval": timedelta(milliseconds=50),
         "queue_outbox_claim_idle": timedelta(seconds=1),
-        "grpc_grace_seconds": 0.5,
+        "grpc_grace": 0.5,
         "kafka_offset_reset": "latest",
     }
     return Settings(**{**values, **overrides})
@@ -181,9 +181,9 @@ async def start_checkout() -> AsyncIterator[Callable[..., asyncio.Future[Checkou
             "checkout_grpc_port": 0,
             "checkout_metrics_port": 0,
             "checkout_jwks_url": f"http://127.0.0.1:{waitroom.http.port}/.well-known/jwks.json",
-            "checkout_sweep_interval_seconds": 0.1,
+            "checkout_sweep_interval": 0.1,
             "checkout_consumer_group": group,
-            "grpc_grace_seconds": 0.5,
+            "grpc_grace": 0.5,
         }
         server = CheckoutServer(CheckoutSettings(**{**values, **overrides}), CollectorRegistry())
         return await launched(server, servers)
@@ -215,8 +215,8 @@ async def start_stats() -> AsyncIterator[Callable[..., asyncio.Future[StatsServe
             "stats_grpc_port": 0,
             "stats_metrics_port": 0,
             "stats_consumer_group": group,
-            "stats_retry_delays_seconds": [0.01, 0.02, 0.03],
-            "grpc_grace_seconds": 0.5,
+            "stats_retry_delays": [0.01, 0.02, 0.03],
+            "grpc_grace": 0.5,
         }
         server = StatsServer(StatsSettings(**{**values, **overrides}), CollectorRegistry())
         return await launched(server, servers)

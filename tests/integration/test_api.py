@@ -205,7 +205,7 @@ async def test_health_is_not_serving_until_kafka_answers_but_liveness_is(start_s
     from waitroom.server import WaitroomServer
 
     server = WaitroomServer(
-        settings(tmp_path, kafka_bootstrap_servers="127.0.0.1:1", kafka_send_timeout_seconds=1.0),
+        settings(tmp_path, kafka_bootstrap_servers="127.0.0.1:1", kafka_send_timeout=1.0),
         CollectorRegistry(),
     )
     await server.start()

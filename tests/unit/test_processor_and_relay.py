@@ -14,7 +14,6 @@ from common.kafka.outbox import OutboxEntry, OutboxRelay
 from common.kafka.publisher import PublishError
 from tests.unit.fakes import FakeAdmissionStore, FakeOutbox, FakeSender, FakeSigner
 from waitroom import processor as processor_module
-from waitroom.config import Settings
 from waitroom.metrics import WaitroomMetrics
 from waitroom.models import ADMIT_STEP, AdmissionResult
 from waitroom.processor import ProcessorConfig, QueueProcessor
@@ -252,21 +251,3 @@ async def test_a_relayed_message_keeps_its_message_id():
     await relay(FakeOutbox(entries()), first).relay("concert")
     await relay(FakeOutbox(entries()), second).relay("concert")
     assert [r.value for r in first.sent] == [r.value for r in second.sent]
-
-
-def test_durations_read_like_the_source_system(monkeypatch):
-    monkeypatch.setenv("QUEUE_PROCESS_INTERVAL", "500ms")
-    monkeypatch.setenv("QUEUE_SESSION_TTL", "1h30m")
-    settings = Settings()
-    assert settings.queue_process_interval.total_seconds() == 0.5
-    assert settings.queue_session_ttl.total_seconds() == 5400
-    assert settings.queue_shutdown_timeout.total_seconds() == 30
-
-
-def test_off_loopback_the_service_refuses_to_start_without_an_admin_token(monkeypatch):
-    monkeypatch.setenv("GRPC_HOST", "0.0.0.0")
-    monkeypatch.delenv("WAITROOM_ADMIN_TOKEN", raising=False)
-    with pytest.raises(ValueError, match="WAITROOM_ADMIN_TOKEN is required"):
-        Settings().admin_token()
-    monkeypatch.setenv("GRPC_HOST", "127.0.0.1")
-    assert Settings().admin_token() == "dev-admin-token"

@@ -16,7 +16,7 @@ def connect(settings: CommonSettings) -> Redis:
     pool = BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=settings.redis_max_connections,
-        timeout=settings.redis_pool_timeout_seconds,
+        timeout=settings.redis_pool_timeout.total_seconds(),
         socket_timeout=SOCKET_TIMEOUT_SECONDS,
         socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
         decode_responses=True,
