@@ -1,5 +1,6 @@
-"""Docker HEALTHCHECK: exits 0 when the service's gRPC health service reports "" SERVING."""
+"""Docker HEALTHCHECK: exits 0 when the image's service reports "" SERVING on its gRPC port."""
 
+import importlib
 import os
 import sys
 
@@ -7,9 +8,14 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
-def main(port_variable: str, default_port: str) -> int:
-    port = os.environ.get(port_variable, default_port)
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+def grpc_port(service: str) -> int:
+    """The port the service serves, read from its own Settings (environment, then default)."""
+    settings = importlib.import_module(f"{service}.config").Settings()
+    return int(getattr(settings, f"{service}_grpc_port"))
+
+
+def main(service: str) -> int:
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_port(service)}") as channel:
         request = health_pb2.HealthCheckRequest(service="")
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(request, timeout=2)
@@ -20,4 +26,4 @@ def main(port_variable: str, default_port: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    sys.exit(main(os.environ["SERVICE"]))

@@ -1,20 +1,34 @@
-"""The Dockerfiles, read (no Docker engine here to build them): pinned, non-root, one service."""
+"""The one Dockerfile, read (no Docker engine here to build it): pinned, non-root, one service."""
 
 import re
+import runpy
 
 import pytest
 
 from tests.deploy.manifests import REPO, SETTINGS
 
+DOCKERFILE = REPO / "deploy" / "docker" / "Dockerfile"
 IGNORE = (REPO / ".dockerignore").read_text().split()
 INCLUDED = [line[1:].rstrip("/") for line in IGNORE if line.startswith("!")]
 
 
 def instructions(service: str) -> list[tuple[str, str]]:
-    text = (REPO / "services" / service / "Dockerfile").read_text().replace("\\\n", " ")
+    """The Dockerfile's instructions as `docker build --build-arg SERVICE=<service>` reads them."""
+    text = DOCKERFILE.read_text().replace("\\\n", " ").replace("${SERVICE}", service)
     lines = (line.strip() for line in text.splitlines())
     steps = (line.partition(" ") for line in lines if line and not line.startswith("#"))
     return [(op, value.strip()) for op, _, value in steps]
+
+
+def grpc_port_of_healthcheck(service: str) -> int:
+    """The port deploy/docker/healthcheck.py probes for the service."""
+    healthcheck = runpy.run_path(str(DOCKERFILE.with_name("healthcheck.py")))
+    return int(healthcheck["grpc_port"](service))
+
+
+def test_every_runnable_service_has_its_settings_checked_here() -> None:
+    runnable = {path.parent.name for path in (REPO / "services").glob("*/__main__.py")}
+    assert runnable == set(SETTINGS)
 
 
 @pytest.mark.parametrize("service", sorted(SETTINGS))
@@ -28,8 +42,10 @@ def test_each_image_has_a_pinned_base_a_non_root_user_and_the_service_entry_poin
     )
     assert [value for op, value in steps if op == "FROM"][-1] == "${PYTHON_IMAGE}"
     assert [value for op, value in steps if op == "USER"] == ["10001:10001"]
-    assert steps[-1] == ("ENTRYPOINT", f'["python", "-m", "{service}"]')
-    assert any(op == "HEALTHCHECK" and f"{service.upper()}_GRPC_PORT" in v for op, v in steps)
+    env = next(value for op, value in steps if op == "ENV" and "SERVICE=" in value)
+    assert f"SERVICE={service}" in env.split()
+    assert steps[-1] == ("ENTRYPOINT", '["/bin/sh", "-c", "exec python -m \\"$SERVICE\\""]')
+    assert any(op == "HEALTHCHECK" and "/app/healthcheck.py" in v for op, v in steps)
 
 
 @pytest.mark.parametrize("service", sorted(SETTINGS))
@@ -41,4 +57,20 @@ def test_each_image_copies_only_its_own_service_from_the_build_context(service: 
     assert all((REPO / source).exists() for source in sources)
     assert all(any(source.startswith(kept) for kept in INCLUDED) for source in sources)
     assert {s for s in sources if s.startswith("services/")} == {f"services/{service}"}
-    assert "uv sync --frozen --no-dev" in (REPO / "services" / service / "Dockerfile").read_text()
+    assert "uv sync --frozen --no-dev" in DOCKERFILE.read_text()
+
+
+def test_no_service_keeps_a_dockerfile_of_its_own() -> None:
+    assert list((REPO / "services").glob("*/Dockerfile")) == []
+
+
+@pytest.mark.parametrize("service", sorted(SETTINGS))
+def test_the_health_check_probes_the_port_the_service_serves(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    variable = f"{service.upper()}_GRPC_PORT"
+    monkeypatch.delenv(variable, raising=False)
+    default = SETTINGS[service].model_fields[f"{service}_grpc_port"].default
+    assert grpc_port_of_healthcheck(service) == default
+    monkeypatch.setenv(variable, "50999")
+    assert grpc_port_of_healthcheck(service) == 50999
