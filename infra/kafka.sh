@@ -7,7 +7,7 @@
 #            answers, return once it serves requests (KAFKA_START_TIMEOUT seconds, default 90)
 #   down     stop the broker `up` started (SIGTERM, then SIGKILL after 40 s)
 #   status   exit 0 when something answers on 127.0.0.1:$KAFKA_PORT
-#   topics   create the project's topics if missing (KAFKA_TOPIC_PARTITIONS, default 3)
+#   topics   create the topics of infra/kafka/topics.txt if missing (KAFKA_TOPIC_PARTITIONS, default 3)
 #   consume  Kafka's console consumer from the beginning, printing `KEY | VALUE`; extra args are
 #            passed on, e.g. --max-messages 1 --timeout-ms 10000
 #   produce  Kafka's console producer; each stdin line is `KEY | VALUE`; extra args are passed on
@@ -197,7 +197,7 @@ topics() {
   [[ $partitions =~ ^[1-9][0-9]*$ ]] || die "KAFKA_TOPIC_PARTITIONS must be a positive number, not '$partitions'"
   jars
   helper
-  java_tool CreateTopics "$bootstrap" "$partitions"
+  java_tool CreateTopics "$bootstrap" "$partitions" "$root/infra/kafka/topics.txt"
 }
 
 consume() {

@@ -1,6 +1,8 @@
 // Creates the project's topics with explicit settings, all in one Admin request and one JVM start;
-// topics that exist are kept as they are (like kafka-topics --if-not-exists).
-// Usage: java -cp <kafka libs> CreateTopics BOOTSTRAP PARTITIONS   (infra/kafka.sh topics)
+// topics that exist are kept as they are (like kafka-topics --if-not-exists). The topics and
+// their settings come from TOPICS_FILE (infra/kafka/topics.txt, generated from the topic list).
+// Usage: java -cp <kafka libs> CreateTopics BOOTSTRAP PARTITIONS TOPICS_FILE   (infra/kafka.sh topics)
+import java.nio.file.*;
 import java.util.*;
 import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.*;
@@ -8,29 +10,23 @@ import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.errors.TopicExistsException;
 
 public class CreateTopics {
-  static final List<String> TOPICS = List.of("EVENT_UPDATED", "EVENT_SOLD_OUT", "QUEUE_JOINED",
-      "QUEUE_READY", "QUEUE_LEFT", "CHECKOUT_COMPLETED", "CHECKOUT_EXPIRED", "CHECKOUT_CANCELLED");
-  static final String WEEK_MS = "604800000";
-  static final String TWO_WEEKS_MS = "1209600000";
-
   public static void main(String[] args) throws Exception {
     String bootstrap = args[0];
     int partitions = Integer.parseInt(args[1]);
     Map<String, Integer> wanted = new LinkedHashMap<>();
     List<NewTopic> topics = new ArrayList<>();
-    for (String name : TOPICS) {
-      Map<String, String> config = new HashMap<>(Map.of("min.insync.replicas", "1"));
-      if (name.equals("EVENT_UPDATED")) {
-        config.put("cleanup.policy", "compact");  // the latest state of each event, by key
-      } else {
-        config.put("cleanup.policy", "delete");
-        config.put("retention.ms", WEEK_MS);
+    // Each line: NAME PARTITIONS (* for the PARTITIONS argument) key=value ...
+    for (String line : Files.readAllLines(Path.of(args[2]))) {
+      if (line.isBlank() || line.startsWith("#")) continue;
+      String[] fields = line.trim().split("\\s+");
+      int count = fields[1].equals("*") ? partitions : Integer.parseInt(fields[1]);
+      Map<String, String> config = new HashMap<>();
+      for (String setting : Arrays.copyOfRange(fields, 2, fields.length)) {
+        String[] pair = setting.split("=", 2);
+        config.put(pair[0], pair[1]);
       }
-      topics.add(new NewTopic(name, partitions, (short) 1).configs(config));
-      topics.add(new NewTopic(name + ".DLQ", 1, (short) 1).configs(Map.of(
-          "cleanup.policy", "delete", "retention.ms", TWO_WEEKS_MS, "min.insync.replicas", "1")));
-      wanted.put(name, partitions);
-      wanted.put(name + ".DLQ", 1);
+      topics.add(new NewTopic(fields[0], count, (short) 1).configs(config));
+      wanted.put(fields[0], count);
     }
     Map<String, Object> adminConfig = Map.of("bootstrap.servers", bootstrap,
         "request.timeout.ms", 15000, "default.api.timeout.ms", 30000);
