@@ -44,6 +44,17 @@ class FailedPreconditionError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Defaults:
+    """The settings an event takes when its operator gives none."""
+
+    max_concurrent: int
+    batch_size: int
+    checkout_ttl_seconds: int
+    session_ttl_seconds: int
+    process_interval_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class EventConfig:
     event_id: str
     max_concurrent: int

@@ -5,6 +5,7 @@ import time
 import types
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
 
 from common.kafka import outbox as outbox_module
@@ -12,13 +13,23 @@ from common.kafka import topics
 from common.kafka.messages import from_json
 from common.kafka.outbox import OutboxEntry, OutboxRelay
 from common.kafka.publisher import PublishError
-from tests.unit.fakes import FakeAdmissionStore, FakeOutbox, FakeSender, FakeSigner
+from common.tokens.signing import TokenSigner
+from tests.unit.fakes import (
+    DEFAULTS,
+    FakeAdmissionStore,
+    FakeOutbox,
+    FakeQueueStore,
+    FakeSender,
+    FakeSigner,
+    record,
+)
 from waitroom import processor as processor_module
 from waitroom.config import Settings
 from waitroom.metrics import WaitroomMetrics
-from waitroom.models import ADMIT_STEP, AdmissionResult
+from waitroom.models import ADMIT_STEP, AdmissionResult, Status
 from waitroom.processor import ProcessorConfig, QueueProcessor
 from waitroom.relay import WaitroomOutbox
+from waitroom.service import QueueService
 from waitroomapi.events.v1 import events_pb2
 
 CONFIG = ProcessorConfig(
@@ -221,6 +232,21 @@ async def test_the_relay_publishes_then_acknowledges_with_the_signed_token():
     assert ready.event_id == "concert"
     assert ready.expires_at.ToMilliseconds() == 902_000
     assert outbox.acked == ["1-0", "2-0"]
+
+
+async def test_the_relays_token_is_the_one_an_admitted_person_reads_in_their_status():
+    key = Ed25519PrivateKey.generate()
+    sender = FakeSender()
+    convert = WaitroomOutbox(TokenSigner(key)).convert
+    await OutboxRelay(FakeOutbox(entries()), sender, str, convert, "me", 100, 1000).relay("concert")
+    ready = from_json(sender.sent[1].value, events_pb2.QueueReady())
+    admitted = dataclasses.replace(
+        record(status=Status.ADMITTED), admitted_at_ms=2000, expires_at_ms=902_000, user_id="u1"
+    )
+    store = FakeQueueStore(sessions={"A" * 22: admitted})
+    queue = QueueService(store, TokenSigner(key), DEFAULTS, lambda: 3000)
+    status = await queue.status(ready.session_id)
+    assert status.checkout_token == ready.checkout_token
 
 
 async def test_nothing_is_acknowledged_when_kafka_does_not_confirm():

@@ -1,5 +1,8 @@
--- Leaves the line. Only a waiting session can leave; others report their status.
--- KEYS: session, wait bucket, config, outbox    ARGV: token, now_ms, session_ttl_s, key prefix
+-- Leaves the line. Only a waiting session can leave; any other keeps its status.
+-- KEYS[1] session, KEYS[2] wait bucket of the token, KEYS[3] config, KEYS[4] outbox
+-- ARGV[1] token, ARGV[2] now_ms, ARGV[3] session_ttl_s, ARGV[4] the event's key prefix
+-- Returns 'left', the status the session keeps ('admitted', 'left', 'sold_out', ...), or
+-- 'not_found' (unknown, or its place given up after session_ttl_s without a poll).
 local status = redis.call('HGET', KEYS[1], 'status')
 if status then return status end
 local value = redis.call('HGET', KEYS[2], ARGV[1])

@@ -92,6 +92,12 @@ local function rank_of(prefix, place)
   return rank
 end
 
+-- a batch larger than the room is the room: batch_size is lowered to max_concurrent
+local function clamp_batch(config)
+  local c = redis.call('HMGET', config, 'max_concurrent', 'batch_size')
+  if tonumber(c[2]) > tonumber(c[1]) then redis.call('HSET', config, 'batch_size', c[1]) end
+end
+
 -- takes a waiting person out of the line structures (not their session)
 local function unqueue(prefix, token, place)
   local b = bucket_of(place)
