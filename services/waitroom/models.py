@@ -55,6 +55,19 @@ class Defaults:
 
 
 @dataclass(frozen=True, slots=True)
+class ProcessorConfig:
+    """The queue processor's timing, in seconds; the lingers are the relay's (relay_schedule)."""
+
+    interval: float
+    session_ttl_seconds: int
+    retry_attempts: int
+    retry_delay: float
+    max_processing_duration: float
+    relay_linger: float = 0.02
+    quiet_linger: float = 0.1
+
+
+@dataclass(frozen=True, slots=True)
 class EventConfig:
     event_id: str
     max_concurrent: int

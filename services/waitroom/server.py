@@ -29,8 +29,8 @@ from waitroom.admin import EventAdmin
 from waitroom.config import Settings
 from waitroom.consumer import TOPICS, WaitroomHandlers
 from waitroom.metrics import WaitroomMetrics
-from waitroom.models import Defaults
-from waitroom.processor import ProcessorConfig, QueueProcessor
+from waitroom.models import Defaults, ProcessorConfig
+from waitroom.processor import QueueProcessor
 from waitroom.relay import WaitroomOutbox
 from waitroom.repository import WaitroomRepository, key
 from waitroom.service import CheckoutOutcomes, QueueService

@@ -8,7 +8,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
 
-from common.kafka import outbox as outbox_module
 from common.kafka import topics
 from common.kafka.messages import from_json
 from common.kafka.outbox import OutboxEntry, OutboxRelay
@@ -23,11 +22,10 @@ from tests.unit.fakes import (
     FakeSigner,
     record,
 )
-from waitroom import processor as processor_module
 from waitroom.config import Settings
 from waitroom.metrics import WaitroomMetrics
-from waitroom.models import ADMIT_STEP, AdmissionResult, Status
-from waitroom.processor import ProcessorConfig, QueueProcessor
+from waitroom.models import ADMIT_STEP, AdmissionResult, ProcessorConfig, Status
+from waitroom.processor import QueueProcessor
 from waitroom.relay import WaitroomOutbox
 from waitroom.service import QueueService
 from waitroomapi.events.v1 import events_pb2
@@ -129,12 +127,11 @@ async def test_an_opening_starts_admission_at_once_not_at_the_next_interval():
 
 
 @contextlib.asynccontextmanager
-async def relaying(events, empty=()):
+async def relaying(events, empty=(), quiet_linger=CONFIG.quiet_linger):
     """A processor that only relays, its next full pass an hour away, after its first one."""
     relay = CountingRelay(empty)
-    p = processor(
-        FakeAdmissionStore(events=events), relay, dataclasses.replace(CONFIG, interval=3600)
-    )
+    config = dataclasses.replace(CONFIG, interval=3600, quiet_linger=quiet_linger)
+    p = processor(FakeAdmissionStore(events=events), relay, config)
     running = asyncio.create_task(p.run(admit=False))
     await until(lambda: relay.events == [e for e in events if e not in relay.empty])
     try:
@@ -150,9 +147,8 @@ async def test_an_event_with_new_entries_is_relayed_at_once_and_alone():
         await until(lambda: relay.events == ["a", "b", "b"])
 
 
-async def test_joins_wait_for_a_bigger_batch_unless_an_admission_comes(monkeypatch):
-    monkeypatch.setattr(processor_module, "QUIET_LINGER_SECONDS", 3600)
-    async with relaying(["a", "b"]) as (p, relay):
+async def test_joins_wait_for_a_bigger_batch_unless_an_admission_comes():
+    async with relaying(["a", "b"], quiet_linger=3600) as (p, relay):
         p.relay_later("a")  # a join: its QUEUE_JOINED waits (here an hour) for more
         await asyncio.sleep(0.1)
         assert relay.events == ["a", "b"]
@@ -160,9 +156,8 @@ async def test_joins_wait_for_a_bigger_batch_unless_an_admission_comes(monkeypat
         await until(lambda: relay.events == ["a", "b", "a", "b"])
 
 
-async def test_joins_alone_are_relayed_after_the_quiet_linger(monkeypatch):
-    monkeypatch.setattr(processor_module, "QUIET_LINGER_SECONDS", 0.01)
-    async with relaying(["a"]) as (p, relay):
+async def test_joins_alone_are_relayed_after_the_quiet_linger():
+    async with relaying(["a"], quiet_linger=0.01) as (p, relay):
         p.relay_later("a")
         await until(lambda: relay.events == ["a", "a"])
 
@@ -218,9 +213,11 @@ def entries():
     ]
 
 
-def relay(outbox, sender):
+def relay(outbox, sender, clock=time.monotonic):
     convert = WaitroomOutbox(FakeSigner()).convert
-    return OutboxRelay(outbox, sender, lambda e: f"{e}:outbox", convert, "me", 100, 1000)
+    return OutboxRelay(
+        outbox, sender, lambda e: f"{e}:outbox", convert, "me", 100, 1000, clock=clock
+    )
 
 
 async def test_the_relay_publishes_then_acknowledges_with_the_signed_token():
@@ -256,13 +253,10 @@ async def test_nothing_is_acknowledged_when_kafka_does_not_confirm():
     assert outbox.acked == []
 
 
-async def test_a_relay_claims_on_its_first_read_of_a_stream_then_every_quarter_idle_time(
-    monkeypatch,
-):
+async def test_a_relay_claims_on_its_first_read_of_a_stream_then_every_quarter_idle_time():
     clock = types.SimpleNamespace(now=100.0)
-    monkeypatch.setattr(outbox_module, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
     outbox = FakeOutbox([])
-    relaying = relay(outbox, FakeSender())  # claims entries idle for 1000 ms
+    relaying = relay(outbox, FakeSender(), lambda: clock.now)  # claims entries idle 1000 ms
     await relaying.relay("concert")
     await relaying.relay("concert")
     clock.now += 0.2
