@@ -14,7 +14,6 @@ class Status(StrEnum):
     SOLD_OUT = "sold_out"
 
 
-LIVE_STATUSES = frozenset({Status.QUEUED, Status.ADMITTED})
 # People per admission script call: a big batch is several short scripts, so Redis never stalls.
 ADMIT_STEP = 1000
 

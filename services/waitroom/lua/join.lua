@@ -13,7 +13,7 @@ local opens_at = tonumber(cfg[2])
 local now = tonumber(ARGV[3])
 local now_s = math.floor(now / 1000)
 local ttl = tonumber(ARGV[4])
-local prefix = ARGV[6]
+local prefix = event_prefix(ARGV[6])
 
 local existing = redis.call('HGET', KEYS[2], ARGV[2])
 if existing then
