@@ -27,6 +27,16 @@ class Outcomes(Protocol):
     async def sold_out(self, event_id: str) -> None: ...
 
 
+class _OfSession(Protocol):
+    session_id: str
+    event_id: str
+
+
+def _token(message: _OfSession) -> str:
+    """The session's token; a bad session or event id makes the message poison."""
+    return checked_session(message.session_id, message.event_id)
+
+
 class WaitroomHandlers:
     """Parses each message, checks its ids (a bad one is a dead letter), calls the service."""
 
@@ -39,15 +49,14 @@ class WaitroomHandlers:
             await self._outcomes.sold_out(checked_id("event_id", sold_out.event_id))
         elif record.topic == topics.CHECKOUT_COMPLETED:
             done = parse(record.value, events_pb2.CheckoutCompleted())
-            token = checked_session(done.session_id, done.event_id)
-            await self._outcomes.completed(done.event_id, token, done.message_id)
+            await self._outcomes.completed(done.event_id, _token(done), done.message_id)
         elif record.topic == topics.CHECKOUT_CANCELLED:
             cancelled = parse(record.value, events_pb2.CheckoutCancelled())
-            token = checked_session(cancelled.session_id, cancelled.event_id)
-            await self._outcomes.cancelled(cancelled.event_id, token, cancelled.message_id)
+            await self._outcomes.cancelled(
+                cancelled.event_id, _token(cancelled), cancelled.message_id
+            )
         elif record.topic == topics.CHECKOUT_EXPIRED:
             expired = parse(record.value, events_pb2.CheckoutExpired())
-            token = checked_session(expired.session_id, expired.event_id)
             await self._outcomes.expired(
-                expired.event_id, token, expired.reason, expired.message_id
+                expired.event_id, _token(expired), expired.reason, expired.message_id
             )

@@ -1,8 +1,14 @@
+import types
+
 import pytest
 
+from common.kafka import topics
+from common.kafka.messages import to_json
+from common.kafka.records import PoisonMessageError
 from common.tokens.ids import InvalidIdError, make_session_id
 from tests.unit.fakes import DEFAULTS, FakeOutcomeStore, FakeQueueStore, FakeSigner, record
 from waitroom.admin import EventAdmin
+from waitroom.consumer import WaitroomHandlers
 from waitroom.models import (
     EventAction,
     EventChange,
@@ -14,6 +20,7 @@ from waitroom.models import (
     Status,
 )
 from waitroom.service import CheckoutOutcomes, QueueService
+from waitroomapi.events.v1 import events_pb2
 
 NOW = 1_000_000
 SESSION = make_session_id("concert", "A" * 22)
@@ -203,3 +210,23 @@ async def test_a_hold_that_ends_frees_its_slot_with_the_status_checkout_reported
     store = FakeOutcomeStore()
     await topic_call(CheckoutOutcomes(store, lambda: NOW))
     assert store.finished == [("concert", "tok", status, "m1")]
+
+
+def expired_record(session_id, reason="sold_out"):
+    message = events_pb2.CheckoutExpired(
+        message_id="m1", session_id=session_id, event_id="concert", reason=reason
+    )
+    return types.SimpleNamespace(topic=topics.CHECKOUT_EXPIRED, value=to_json(message))
+
+
+async def test_a_checkout_message_reaches_the_service_with_the_sessions_token():
+    store = FakeOutcomeStore()
+    await WaitroomHandlers(CheckoutOutcomes(store, lambda: NOW))(expired_record(SESSION))
+    assert store.finished == [("concert", "A" * 22, Status.SOLD_OUT, "m1")]
+
+
+async def test_a_message_with_a_bad_session_id_is_poison_and_changes_nothing():
+    store = FakeOutcomeStore()
+    with pytest.raises(PoisonMessageError):
+        await WaitroomHandlers(CheckoutOutcomes(store, lambda: NOW))(expired_record("garbage"))
+    assert store.finished == []
