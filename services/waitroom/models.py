@@ -14,7 +14,6 @@ class Status(StrEnum):
     SOLD_OUT = "sold_out"
 
 
-LIVE_STATUSES = frozenset({Status.QUEUED, Status.ADMITTED})
 # People per admission script call: a big batch is several short scripts, so Redis never stalls.
 ADMIT_STEP = 1000
 
@@ -41,6 +40,30 @@ class AlreadyExistsError(Exception):
 
 class FailedPreconditionError(Exception):
     """The call is valid but the state of the event or session does not allow it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    """The settings an event takes when its operator gives none."""
+
+    max_concurrent: int
+    batch_size: int
+    checkout_ttl_seconds: int
+    session_ttl_seconds: int
+    process_interval_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorConfig:
+    """The queue processor's timing, in seconds; the lingers are the relay's (relay_schedule)."""
+
+    interval: float
+    session_ttl_seconds: int
+    retry_attempts: int
+    retry_delay: float
+    max_processing_duration: float
+    relay_linger: float = 0.02
+    quiet_linger: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)

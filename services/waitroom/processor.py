@@ -1,28 +1,19 @@
 """The queue processor: every interval, one atomic admission cycle per event, then the relay."""
 
 import asyncio
-import functools
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from common.process.retry import with_retries
 from waitroom.metrics import WaitroomMetrics
-from waitroom.models import ADMIT_STEP, AdmissionResult
+from waitroom.models import ADMIT_STEP, AdmissionResult, ProcessorConfig
+from waitroom.relay_schedule import Relay, RelaySchedule, nap
 
 logger = logging.getLogger(__name__)
-
-# A woken relay waits this long for more entries, so a busy line is relayed in batches
-# (one Redis read and one Kafka send per batch) while an admission (QUEUE_READY, which checkout
-# waits for) still leaves within ~20 ms.
-RELAY_LINGER_SECONDS = 0.02
-# Joins and leaves only feed statistics: they wait longer, so a crowd's QUEUE_JOINED go in
-# batches of hundreds (fewer outbox reads, Kafka sends and stats fetches per join). An
-# admission arriving meanwhile ends the wait.
-QUIET_LINGER_SECONDS = 0.1
 # Hints to the other replicas (see QueueProcessor.hear): admit now; help relay an event.
 ADMIT_HINT = "admit"
 RELAY_HINT = "relay"
@@ -34,21 +25,6 @@ class AdmissionStore(Protocol):
     async def admit(
         self, event_id: str, step_id: str, now_ms: int, ttl_s: int, already: int, limit: int
     ) -> AdmissionResult: ...
-
-
-class Relay(Protocol):
-    async def pending(self, event_ids: Sequence[str]) -> list[str]: ...
-
-    async def relay(self, event_id: str, max_batches: int = 50) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessorConfig:
-    interval: float
-    session_ttl_seconds: int
-    retry_attempts: int
-    retry_delay: float
-    max_processing_duration: float
 
 
 @dataclass(slots=True)
@@ -73,7 +49,6 @@ class QueueProcessor:
     ) -> None:
         """tell(hint): sends a hint to every other replica's processor (their `hear`)."""
         self._store = store
-        self._relay = relay
         self._config = config
         self._metrics = metrics
         self._instance = instance_id
@@ -81,13 +56,20 @@ class QueueProcessor:
         self._tell = tell
         self._cycle = 0
         self._stopping = asyncio.Event()
-        self._relay_wanted = asyncio.Event()
-        self._relay_urgent = asyncio.Event()  # an admission (or a hint) waits to be relayed
         self._admit_wanted = asyncio.Event()
-        self._relay_events: set[str] = set()  # events whose outbox has new entries
-        self._relay_failed: set[str] = set()  # events whose relay failed since the full pass
-        self._relay_hinted: set[str] = set()  # asked by another replica: maybe empty here
+        self._relays = RelaySchedule(
+            relay, config, self._events, self._stopping, lambda e: self._count_error(e, "relay")
+        )
         self.status = ProcessorStatus()
+
+    def relay_soon(self, event_id: str) -> None:
+        self._relays.soon(event_id)
+
+    def relay_later(self, event_id: str) -> None:
+        self._relays.later(event_id)
+
+    async def relay_all(self) -> int:
+        return await self._relays.relay_all()
 
     async def run(self, admit: bool = True) -> None:
         """Relays the outbox every interval and, when `admit`, admits every interval too.
@@ -97,7 +79,7 @@ class QueueProcessor:
         """
         self.status.running, self.status.started_at = admit, time.time()
         logger.info("queue processor started (instance %s, admitting: %s)", self._instance, admit)
-        loops = [self._relay_loop()]
+        loops = [self._relays.run()]
         if admit:
             loops.append(self._every_interval(self.run_cycle, self._admit_wanted))
         try:
@@ -107,15 +89,14 @@ class QueueProcessor:
             logger.info("queue processor stopped")
 
     async def _every_interval(
-        self, step: Callable[[], Awaitable[int]], wake: asyncio.Event | None = None
+        self, step: Callable[[], Awaitable[int]], wake: asyncio.Event
     ) -> None:
         """Runs step every interval; `wake` starts the next one at once (and the interval anew)."""
         while not self._stopping.is_set():
             started = time.monotonic()
-            if wake is not None:
-                wake.clear()
+            wake.clear()
             await step()
-            await self._sleep(self._config.interval - (time.monotonic() - started), wake)
+            await nap(self._stopping, self._config.interval - (time.monotonic() - started), wake)
 
     def admit_soon(self) -> None:
         """An event opened or resumed: its first batch goes now, here and on every replica."""
@@ -128,56 +109,7 @@ class QueueProcessor:
         if kind == ADMIT_HINT:
             self._admit_wanted.set()
         elif kind == RELAY_HINT and event_id:
-            self._relay_hinted.add(event_id)
-            self.relay_soon(event_id)
-
-    async def _relay_loop(self) -> None:
-        """Every event's outbox every interval; an event's outbox as soon as it has entries."""
-        full_pass_at = 0.0
-        while not self._stopping.is_set():
-            if time.monotonic() >= full_pass_at:
-                full_pass_at = time.monotonic() + self._config.interval
-                self._relay_events.clear()
-                self._relay_urgent.clear()
-                self._relay_failed.clear()
-                await self.relay_all()
-            elif self._relay_events:
-                # an event whose relay just failed (Kafka away) waits for the next full pass
-                events = sorted(self._relay_events - self._relay_failed)
-                if self._relay_hinted.intersection(events):  # our own wake-ups have entries
-                    events = await self._with_entries(events)
-                self._relay_events, self._relay_hinted = set(), set()
-                self._relay_urgent.clear()
-                await self.relay_events(events)
-            self._relay_wanted.clear()
-            if not self._relay_events:
-                await self._sleep(full_pass_at - time.monotonic(), self._relay_wanted)
-            if self._relay_urgent.is_set():
-                await self._sleep(RELAY_LINGER_SECONDS)
-            else:  # joins or leaves only: they wait longer, unless an admission comes meanwhile
-                await self._sleep(QUIET_LINGER_SECONDS, self._relay_urgent)
-
-    async def _sleep(self, seconds: float, wake: asyncio.Event | None = None) -> None:
-        """Sleeps up to `seconds`; returns early on stop (or when `wake` is set)."""
-        waits = [asyncio.create_task(self._stopping.wait())]
-        if wake is not None:
-            waits.append(asyncio.create_task(wake.wait()))
-        _, pending = await asyncio.wait(
-            waits, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in pending:
-            task.cancel()
-
-    def relay_soon(self, event_id: str) -> None:
-        """The event's outbox has new admissions: relay them now, not at the next interval."""
-        self._relay_events.add(event_id)
-        self._relay_urgent.set()
-        self._relay_wanted.set()
-
-    def relay_later(self, event_id: str) -> None:
-        """The event's outbox has new joins or leaves: relay them in a bigger batch, shortly."""
-        self._relay_events.add(event_id)
-        self._relay_wanted.set()
+            self._relays.hinted(event_id)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -197,34 +129,6 @@ class QueueProcessor:
         self.status.total_admitted += admitted
         self._metrics.cycle_seconds.observe(time.monotonic() - started)
         return admitted
-
-    async def relay_all(self) -> int:
-        """Publishes every event's outbox; entries Kafka did not acknowledge stay for later."""
-        return await self.relay_events(await self._with_entries(await self._events()))
-
-    async def _with_entries(self, events: list[str]) -> list[str]:
-        """The events whose outbox holds entries (a hinted event may have none here)."""
-        try:
-            return list(await self._relay.pending(events))
-        except Exception:  # Redis hiccup: try them all, each with its retries
-            logger.exception("could not tell which outboxes hold entries")
-            return events
-
-    async def relay_events(self, event_ids: list[str]) -> int:
-        relayed = 0
-        for event_id in event_ids:
-            try:
-                relayed += await with_retries(
-                    functools.partial(self._relay.relay, event_id),
-                    attempts=self._config.retry_attempts,
-                    base_delay=self._config.retry_delay,
-                    what=f"outbox relay for {event_id}",
-                )
-            except Exception:
-                logger.exception("outbox relay failed for event %s; entries stay", event_id)
-                self._count_error(event_id, "relay")
-                self._relay_failed.add(event_id)
-        return relayed
 
     async def _events(self) -> list[str]:
         try:
@@ -247,7 +151,7 @@ class QueueProcessor:
             if result.admitted:
                 self.relay_soon(event_id)
             if before < ADMIT_STEP <= admitted:
-                # signing thousands of tokens takes seconds: every replica's relay shares them
+                # signing thousands of tokens takes a while: every replica's relay shares them
                 self._tell(f"{RELAY_HINT} {event_id}")
             if result.admitted < ADMIT_STEP:
                 break
@@ -257,15 +161,11 @@ class QueueProcessor:
     async def _admit_step(
         self, event_id: str, step_id: str, already: int
     ) -> AdmissionResult | None:
+        ttl_s = self._config.session_ttl_seconds
         try:
             return await with_retries(
                 lambda: self._store.admit(
-                    event_id,
-                    step_id,
-                    self._now(),
-                    self._config.session_ttl_seconds,
-                    already,
-                    ADMIT_STEP,
+                    event_id, step_id, self._now(), ttl_s, already, ADMIT_STEP
                 ),
                 attempts=self._config.retry_attempts,
                 base_delay=self._config.retry_delay,

@@ -10,7 +10,7 @@ from common.kafka.outbox import OutboxEntry
 from common.kafka.publisher import Record
 from common.tokens.ids import make_session_id
 from common.tokens.signing import CheckoutClaims
-from waitroom.service import claims_of
+from waitroom.event_settings import UPDATED_AT, from_fields, number
 from waitroomapi.events.v1 import events_pb2
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class WaitroomOutbox:
     async def convert(self, event_id: str, entries: list[OutboxEntry]) -> list[Record]:
         records = []
         for start in range(0, len(entries), YIELD_EVERY):
-            if start:  # a batch of admissions takes tens of ms to sign: let requests through
+            if start:  # signing a batch of admissions takes a while: let requests through
                 await asyncio.sleep(0)
             for entry in entries[start : start + YIELD_EVERY]:
                 record = self._record(event_id, entry)
@@ -43,62 +43,73 @@ class WaitroomOutbox:
         return records
 
     def _record(self, event_id: str, entry: OutboxEntry) -> Record | None:
-        f = entry.fields
         if entry.kind == "updated":
-            return _event_updated(event_id, f)
-        session_id = make_session_id(event_id, f["session"])
-        at = int(f["at"])
+            return _event_updated(event_id, entry.fields)
+        session_id = make_session_id(event_id, entry.fields["session"])
         if entry.kind == "joined":
-            joined = events_pb2.QueueJoined(
-                message_id=message_id(topics.QUEUE_JOINED, session_id),
-                timestamp=timestamp_ms(at),
-                session_id=session_id,
-                user_id=f["user"],
-                event_id=event_id,
-                joined_at=timestamp_ms(at),
-            )
-            return Record(topics.QUEUE_JOINED, session_id, to_json(joined))
+            return _queue_joined(event_id, session_id, entry.fields)
         if entry.kind == "left":
-            left = events_pb2.QueueLeft(
-                message_id=message_id(topics.QUEUE_LEFT, session_id),
-                timestamp=timestamp_ms(at),
-                session_id=session_id,
-                user_id=f["user"],
-                event_id=event_id,
-                reason=f.get("reason", "left"),
-            )
-            return Record(topics.QUEUE_LEFT, session_id, to_json(left))
+            return _queue_left(event_id, session_id, entry.fields)
         if entry.kind == "ready":
-            expires = int(f["expires_at"])
-            token = self._signer.sign(claims_of(session_id, event_id, f["user"], at, expires))
-            ready = events_pb2.QueueReady(
-                message_id=message_id(topics.QUEUE_READY, session_id),
-                timestamp=timestamp_ms(at),
-                session_id=session_id,
-                user_id=f["user"],
-                event_id=event_id,
-                checkout_token=token,
-                admitted_at=timestamp_ms(at),
-                expires_at=timestamp_ms(expires),
-                join_sequence=float(f["seq"]),
-            )
-            return Record(topics.QUEUE_READY, session_id, to_json(ready))
+            return self._queue_ready(event_id, session_id, entry.fields)
         logger.error("dropping outbox entry %s of unknown kind %r", entry.entry_id, entry.kind)
         return None
 
+    def _queue_ready(self, event_id: str, session_id: str, f: dict[str, str]) -> Record:
+        at, expires = int(f["at"]), int(f["expires_at"])
+        claims = CheckoutClaims.for_hold(session_id, event_id, f["user"], at, expires)
+        ready = events_pb2.QueueReady(
+            message_id=message_id(topics.QUEUE_READY, session_id),
+            timestamp=timestamp_ms(at),
+            session_id=session_id,
+            user_id=f["user"],
+            event_id=event_id,
+            checkout_token=self._signer.sign(claims),
+            admitted_at=timestamp_ms(at),
+            expires_at=timestamp_ms(expires),
+            join_sequence=float(f["seq"]),
+        )
+        return Record(topics.QUEUE_READY, session_id, to_json(ready))
+
+
+def _queue_joined(event_id: str, session_id: str, f: dict[str, str]) -> Record:
+    at = int(f["at"])
+    joined = events_pb2.QueueJoined(
+        message_id=message_id(topics.QUEUE_JOINED, session_id),
+        timestamp=timestamp_ms(at),
+        session_id=session_id,
+        user_id=f["user"],
+        event_id=event_id,
+        joined_at=timestamp_ms(at),
+    )
+    return Record(topics.QUEUE_JOINED, session_id, to_json(joined))
+
+
+def _queue_left(event_id: str, session_id: str, f: dict[str, str]) -> Record:
+    left = events_pb2.QueueLeft(
+        message_id=message_id(topics.QUEUE_LEFT, session_id),
+        timestamp=timestamp_ms(int(f["at"])),
+        session_id=session_id,
+        user_id=f["user"],
+        event_id=event_id,
+        reason=f.get("reason", "left"),
+    )
+    return Record(topics.QUEUE_LEFT, session_id, to_json(left))
+
 
 def _event_updated(event_id: str, f: dict[str, str]) -> Record:
-    version = f.get("version", "0")
+    """The config the entry carries, in EVENT_UPDATED's names and units."""
+    config = from_fields(event_id, f)
     updated = events_pb2.EventUpdated(
-        message_id=message_id(topics.EVENT_UPDATED, event_id, version),
-        timestamp=timestamp_ms(int(f.get("updated_at") or f.get("opens_at") or 0)),
+        message_id=message_id(topics.EVENT_UPDATED, event_id, str(config.version)),
+        timestamp=timestamp_ms(number(f.get(UPDATED_AT)) or config.opens_at_ms),
         event_id=event_id,
-        max_concurrent=int(f["max_concurrent"]),
-        batch_size=int(f["batch_size"]),
-        checkout_ttl_seconds=int(f["checkout_ttl"]),
-        opens_at=timestamp_ms(int(f["opens_at"])),
-        tickets=int(f["tickets"]),
-        state=f["state"],
-        version=int(version),
+        max_concurrent=config.max_concurrent,
+        batch_size=config.batch_size,
+        checkout_ttl_seconds=config.checkout_ttl_seconds,
+        opens_at=timestamp_ms(config.opens_at_ms),
+        tickets=config.tickets,
+        state=config.state.value,
+        version=config.version,
     )
     return Record(topics.EVENT_UPDATED, event_id, to_json(updated))

@@ -1,19 +1,35 @@
 """The only module that talks to Redis: the waitroom's keys, scripts and outbox."""
 
 import zlib
-from typing import Any
 
 from redis.asyncio import Redis
 
 from common.redis.batch import ScriptBatcher
 from common.redis.scripts import KeySpace, load_script
+from waitroom.event_settings import (
+    ADMITTED_TOTAL,
+    SOLD_OUT,
+    UPDATED_AT,
+    WAITING,
+    Finish,
+    Refusal,
+    change_fields,
+    flat,
+    from_fields,
+    number,
+    pairs,
+    refused,
+    to_fields,
+)
 from waitroom.models import (
     ADMIT_STEP,
     AdmissionResult,
+    AlreadyExistsError,
+    EventChange,
     EventConfig,
-    EventState,
     EventView,
     JoinOutcome,
+    NotFoundError,
     SessionRecord,
     Status,
 )
@@ -41,34 +57,6 @@ def user_bucket(user_id: str) -> int:
     return zlib.crc32(user_id.encode()) % USER_BUCKETS
 
 
-def _int(value: Any, default: int = 0) -> int:
-    return default if value is None or value == "" else int(float(value))
-
-
-def _config(event_id: str, raw: dict[str, str]) -> EventConfig:
-    return EventConfig(
-        event_id=event_id,
-        max_concurrent=_int(raw.get("max_concurrent")),
-        batch_size=_int(raw.get("batch_size")),
-        checkout_ttl_seconds=_int(raw.get("checkout_ttl")),
-        opens_at_ms=_int(raw.get("opens_at")),
-        tickets=_int(raw.get("tickets")),
-        state=EventState(raw.get("state", "open")),
-        version=_int(raw.get("version")),
-    )
-
-
-def config_fields(config: EventConfig) -> dict[str, str | int]:
-    return {
-        "max_concurrent": config.max_concurrent,
-        "batch_size": config.batch_size,
-        "checkout_ttl": config.checkout_ttl_seconds,
-        "opens_at": config.opens_at_ms,
-        "tickets": config.tickets,
-        "state": config.state.value,
-    }
-
-
 class WaitroomRepository:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
@@ -90,19 +78,23 @@ class WaitroomRepository:
 
     # --- events -------------------------------------------------------------------------
 
-    async def create_event(self, config: EventConfig, now_ms: int) -> bool:
+    async def create_event(self, config: EventConfig, now_ms: int) -> EventView:
         await self._redis.sadd(EVENTS_KEY, config.event_id)
-        fields = {**config_fields(config), "updated_at": now_ms}
-        flat = [str(v) for pair in fields.items() for v in pair]
+        args = flat({**to_fields(config), UPDATED_AT: str(now_ms)})
         keys = [key(config.event_id, "config"), key(config.event_id, "outbox")]
-        return bool(await self._create(keys=keys, args=flat))
+        created = await self._create(keys=keys, args=args)
+        if not created:
+            raise AlreadyExistsError(f"event {config.event_id!r} exists already")
+        return _view(config.event_id, pairs(created), 0)
 
-    async def update_event(
-        self, event_id: str, now_ms: int, action: str, changes: dict[str, int]
-    ) -> str:
-        flat = [str(v) for pair in changes.items() for v in pair]
-        keys = [key(event_id, "config"), key(event_id, "outbox")]
-        return str(await self._update(keys=keys, args=[now_ms, action, *flat]))
+    async def update_event(self, event_id: str, change: EventChange, now_ms: int) -> EventView:
+        """Validates and applies the change, in one round trip; raises what refused it."""
+        keys = [key(event_id, s) for s in ("config", "outbox", "processing")]
+        action = change.action.value if change.action else ""
+        reply = await self._update(keys=keys, args=[now_ms, action, *flat(change_fields(change))])
+        if reply[0] == "refused":
+            raise refused(event_id, Refusal(reply[1]))
+        return _view(event_id, pairs(reply[1]), int(reply[2]))
 
     async def event_ids(self) -> list[str]:
         return sorted(str(e) for e in await self._redis.smembers(EVENTS_KEY))
@@ -112,23 +104,14 @@ class WaitroomRepository:
             pipe.hgetall(key(event_id, "config"))
             pipe.zcard(key(event_id, "processing"))
             raw, processing = await pipe.execute()
-        if not raw:
-            return None
-        sold_out = raw.get("sold_out") == "1"
-        return EventView(
-            _config(event_id, raw),
-            0 if sold_out else _int(raw.get("waiting")),
-            processing,
-            _int(raw.get("admitted_total")),
-            sold_out,
-        )
+        return _view(event_id, raw, processing) if raw else None
 
     # --- sessions -----------------------------------------------------------------------
 
     async def join(
         self, event_id: str, user_id: str, token: str, now_ms: int, ttl_s: int, lottery: float
-    ) -> JoinOutcome | str:
-        """Returns the outcome, or 'not_found' / the event's state when it takes no joins."""
+    ) -> JoinOutcome:
+        """The new or the existing session; raises when the event takes no joins."""
         keys = [
             key(event_id, "config"),
             key(event_id, f"users:{user_bucket(user_id)}"),
@@ -138,8 +121,8 @@ class WaitroomRepository:
         place = int(lottery * LOTTERY_PLACES)
         args = [token, user_id, now_ms, ttl_s, place, prefix(event_id)]
         reply = await self._batch.call(self._join, keys, args)
-        if reply[0] not in ("new", "existing"):
-            return str(reply[-1])
+        if reply[0] == "refused":
+            raise refused(event_id, Refusal(reply[1]), joining=True)
         _, found, status, rank, length, opens_at = reply
         return JoinOutcome(
             token=str(found),
@@ -161,29 +144,33 @@ class WaitroomRepository:
         reply = await self._batch.call(self._status, keys, [token, ttl_s, now_ms, prefix(event_id)])
         if not reply:
             return None
-        (status, user_id, admitted, expires), rank, length, config, flat = reply
-        recent, window = _recent_admissions(dict(zip(flat[::2], flat[1::2], strict=True)), now_ms)
+        (status, user_id, admitted, expires), rank, length, config, admits = reply
+        recent, window = _recent_admissions(pairs(admits), now_ms)
         return SessionRecord(
             status=Status(status),
             user_id=user_id or "",
-            admitted_at_ms=_int(admitted),
-            expires_at_ms=_int(expires),
+            admitted_at_ms=number(admitted),
+            expires_at_ms=number(expires),
             rank=None if int(rank) < 0 else int(rank),
             queue_length=int(length),
-            opens_at_ms=_int(config[0]),
-            batch_size=_int(config[1]),
+            opens_at_ms=number(config[0]),
+            batch_size=number(config[1]),
             recent_admissions=recent,
             rate_window_ms=window,
         )
 
-    async def leave(self, event_id: str, token: str, now_ms: int, ttl_s: int) -> str:
+    async def leave(self, event_id: str, token: str, now_ms: int, ttl_s: int) -> Status:
+        """The session's status after the call: left, or the status that kept it."""
         keys = [
             key(event_id, f"session:{token}"),
             key(event_id, f"wait:{token_bucket(token)}"),
             key(event_id, "config"),
             key(event_id, "outbox"),
         ]
-        return str(await self._leave(keys=keys, args=[token, now_ms, ttl_s, prefix(event_id)]))
+        reply = await self._leave(keys=keys, args=[token, now_ms, ttl_s, prefix(event_id)])
+        if reply == Refusal.NOT_FOUND:
+            raise NotFoundError("session not found")
+        return Status(reply)
 
     # --- the processor ------------------------------------------------------------------
 
@@ -207,19 +194,30 @@ class WaitroomRepository:
 
     async def finish(
         self, event_id: str, token: str, status: Status, message_id: str, now_ms: int
-    ) -> str:
-        """Applies a checkout outcome and frees the slot; 'duplicate' for a replayed message."""
+    ) -> Finish:
+        """Applies a checkout outcome and frees the slot; a replayed message changes nothing."""
         keys = [
             key(event_id, f"session:{token}"),
             key(event_id, "processing"),
             key(event_id, f"seen:{message_id}"),
         ]
         args = [token, status.value, now_ms, SEEN_TTL_S]
-        return str(await self._batch.call(self._finish, keys, args))
+        return Finish(await self._batch.call(self._finish, keys, args))
 
     async def sold_out(self, event_id: str) -> None:
         """Stops admission; everyone still in line reads SOLD_OUT from now on."""
         await self._sold_out(keys=[key(event_id, "config")])
+
+
+def _view(event_id: str, raw: dict[str, str], processing: int) -> EventView:
+    sold_out = raw.get(SOLD_OUT) == "1"
+    return EventView(
+        from_fields(event_id, raw),
+        0 if sold_out else number(raw.get(WAITING)),
+        processing,
+        number(raw.get(ADMITTED_TOTAL)),
+        sold_out,
+    )
 
 
 def _recent_admissions(buckets: dict[str, str], now_ms: int) -> tuple[int, int]:

@@ -25,13 +25,15 @@ from common.tokens.signing import (
     load_private_key,
     load_public_key,
 )
+from waitroom.admin import EventAdmin
 from waitroom.config import Settings
 from waitroom.consumer import TOPICS, WaitroomHandlers
 from waitroom.metrics import WaitroomMetrics
-from waitroom.processor import ProcessorConfig, QueueProcessor
+from waitroom.models import Defaults, ProcessorConfig
+from waitroom.processor import QueueProcessor
 from waitroom.relay import WaitroomOutbox
 from waitroom.repository import WaitroomRepository, key
-from waitroom.service import Defaults, EventAdmin, QueueService
+from waitroom.service import CheckoutOutcomes, QueueService
 from waitroom.servicer import AdminServicer, WaitroomServicer
 from waitroomapi.waitroom.v1 import waitroom_pb2, waitroom_pb2_grpc
 
@@ -118,7 +120,7 @@ class WaitroomServer(ServiceProcess):
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.waitroom_consumer_group,
             topic_names=TOPICS,
-            handler=WaitroomHandlers(self.repository, now_ms),
+            handler=WaitroomHandlers(CheckoutOutcomes(self.repository, now_ms)),
             dead_letters=self.publisher,
             metrics=ConsumerMetrics(self.registry, "waitroom"),
             retry_attempts=settings.queue_retry_attempts,

@@ -9,6 +9,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from common.kafka.messages import timestamp_ms
+from waitroom.admin import EventAdmin
 from waitroom.metrics import WaitroomMetrics
 from waitroom.models import (
     AlreadyExistsError,
@@ -22,7 +23,7 @@ from waitroom.models import (
     Status,
 )
 from waitroom.processor import ProcessorStatus
-from waitroom.service import EventAdmin, QueueService
+from waitroom.service import QueueService
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 

@@ -198,6 +198,39 @@ async def test_every_event_change_is_published_as_event_updated(
     assert event_id in [e.event_id for e in listed.events]
 
 
+async def test_a_batch_above_max_concurrent_is_lowered_to_it(start_server, channel_to, event_id):
+    channel = channel_to(await start_server(**CLOSED_PROCESSOR))
+    created = await create_event(channel, event_id, max_concurrent=10, batch_size=500)
+    assert (created.max_concurrent, created.batch_size) == (10, 10)
+    admin = pb_grpc.AdminServiceStub(channel)
+    lowered = await admin.UpdateEvent(
+        pb.UpdateEventRequest(event_id=event_id, max_concurrent=4), metadata=ADMIN
+    )
+    assert (lowered.max_concurrent, lowered.batch_size, lowered.version) == (4, 4, 2)
+    raised = await admin.UpdateEvent(
+        pb.UpdateEventRequest(event_id=event_id, batch_size=50), metadata=ADMIN
+    )
+    assert (raised.max_concurrent, raised.batch_size) == (4, 4)
+
+
+async def test_a_refused_change_says_why_and_changes_nothing(start_server, channel_to, event_id):
+    channel = channel_to(await start_server(**CLOSED_PROCESSOR))
+    await create_event(channel, event_id, tickets=5)
+    admin = pb_grpc.AdminServiceStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await admin.UpdateEvent(
+            pb.UpdateEventRequest(event_id=event_id, tickets=9, action=pb.EVENT_ACTION_RESUME),
+            metadata=ADMIN,
+        )
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "not paused" in error.value.details()
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await admin.UpdateEvent(pb.UpdateEventRequest(event_id="no-such-event"), metadata=ADMIN)
+    assert error.value.code() == grpc.StatusCode.NOT_FOUND
+    event = await admin.GetEvent(pb.GetEventRequest(event_id=event_id), metadata=ADMIN)
+    assert (event.tickets, event.version) == (5, 1)
+
+
 async def test_health_is_not_serving_until_kafka_answers_but_liveness_is(start_server, tmp_path):
     from prometheus_client import CollectorRegistry
 

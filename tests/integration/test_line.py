@@ -37,7 +37,7 @@ async def test_positions_stay_exact_across_buckets_as_people_leave(redis, event_
         assert (joined.rank, joined.queue_length) == (n, n + 1)
     leaving = set(random.Random(7).sample(people, 90))
     for t in leaving:
-        assert await repo.leave(event_id, t, now, 3600) == "left"
+        assert await repo.leave(event_id, t, now, 3600) is Status.LEFT
     staying = [t for t in people if t not in leaving]
     for place, t in enumerate(staying):
         record = await repo.session(event_id, t, now, 3600)
@@ -91,7 +91,7 @@ async def test_a_sold_out_event_tells_everyone_in_line_at_once(redis, event_id):
     statuses = {(await repo.session(event_id, token(n), now, 3600)).status for n in range(130)}
     assert statuses == {Status.SOLD_OUT}
     assert (await repo.admit(event_id, "after", now, 3600)).admitted == 0
-    assert await repo.leave(event_id, token(5), now, 3600) == "sold_out"
+    assert await repo.leave(event_id, token(5), now, 3600) is Status.SOLD_OUT
     assert (await repo.get_event(event_id)).queue_length == 0
 
 

@@ -4,7 +4,23 @@ from dataclasses import dataclass, field
 
 from common.kafka.outbox import OutboxEntry
 from common.kafka.publisher import PublishError, Record
-from waitroom.models import AdmissionResult, JoinOutcome, SessionRecord, Status
+from waitroom.event_settings import Finish, Refusal, refused
+from waitroom.models import (
+    AdmissionResult,
+    Defaults,
+    JoinOutcome,
+    NotFoundError,
+    SessionRecord,
+    Status,
+)
+
+DEFAULTS = Defaults(
+    max_concurrent=100,
+    batch_size=10,
+    checkout_ttl_seconds=900,
+    session_ttl_seconds=7200,
+    process_interval_seconds=1.0,
+)
 
 
 @dataclass
@@ -18,7 +34,7 @@ class FakeQueueStore:
 
     async def join(self, event_id, user_id, token, now_ms, ttl_s, lottery):
         if self.state != "open":
-            return self.state
+            raise refused(event_id, Refusal(self.state), joining=True)
         self.joins.append((user_id, token, lottery))
         return JoinOutcome(
             token, Status.QUEUED, len(self.joins) - 1, len(self.joins), self.opens_at_ms
@@ -29,7 +45,9 @@ class FakeQueueStore:
 
     async def leave(self, event_id, token, now_ms, ttl_s):
         record = self.sessions.get(token)
-        return "not_found" if record is None else record.status.value
+        if record is None:
+            raise NotFoundError("session not found")
+        return record.status
 
 
 def record(status=Status.QUEUED, rank=9, recent=0, window=0, opens_at=0, batch=10):
@@ -54,6 +72,19 @@ class FakeSigner:
     def sign(self, claims):
         self.signed.append(claims)
         return f"token-for-{claims.session_id}"
+
+
+@dataclass
+class FakeOutcomeStore:
+    finished: list[tuple[str, str, Status, str]] = field(default_factory=list)
+    sold_out_events: list[str] = field(default_factory=list)
+
+    async def finish(self, event_id, token, status, message_id, now_ms):
+        self.finished.append((event_id, token, status, message_id))
+        return Finish.APPLIED
+
+    async def sold_out(self, event_id):
+        self.sold_out_events.append(event_id)
 
 
 @dataclass

@@ -5,19 +5,28 @@ import time
 import types
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
 
-from common.kafka import outbox as outbox_module
 from common.kafka import topics
 from common.kafka.messages import from_json
 from common.kafka.outbox import OutboxEntry, OutboxRelay
 from common.kafka.publisher import PublishError
-from tests.unit.fakes import FakeAdmissionStore, FakeOutbox, FakeSender, FakeSigner
-from waitroom import processor as processor_module
+from common.tokens.signing import TokenSigner
+from tests.unit.fakes import (
+    DEFAULTS,
+    FakeAdmissionStore,
+    FakeOutbox,
+    FakeQueueStore,
+    FakeSender,
+    FakeSigner,
+    record,
+)
 from waitroom.metrics import WaitroomMetrics
-from waitroom.models import ADMIT_STEP, AdmissionResult
-from waitroom.processor import ProcessorConfig, QueueProcessor
+from waitroom.models import ADMIT_STEP, AdmissionResult, ProcessorConfig, Status
+from waitroom.processor import QueueProcessor
 from waitroom.relay import WaitroomOutbox
+from waitroom.service import QueueService
 from waitroomapi.events.v1 import events_pb2
 
 CONFIG = ProcessorConfig(
@@ -117,12 +126,11 @@ async def test_an_opening_starts_admission_at_once_not_at_the_next_interval():
 
 
 @contextlib.asynccontextmanager
-async def relaying(events, empty=()):
+async def relaying(events, empty=(), quiet_linger=CONFIG.quiet_linger):
     """A processor that only relays, its next full pass an hour away, after its first one."""
     relay = CountingRelay(empty)
-    p = processor(
-        FakeAdmissionStore(events=events), relay, dataclasses.replace(CONFIG, interval=3600)
-    )
+    config = dataclasses.replace(CONFIG, interval=3600, quiet_linger=quiet_linger)
+    p = processor(FakeAdmissionStore(events=events), relay, config)
     running = asyncio.create_task(p.run(admit=False))
     await until(lambda: relay.events == [e for e in events if e not in relay.empty])
     try:
@@ -138,9 +146,8 @@ async def test_an_event_with_new_entries_is_relayed_at_once_and_alone():
         await until(lambda: relay.events == ["a", "b", "b"])
 
 
-async def test_joins_wait_for_a_bigger_batch_unless_an_admission_comes(monkeypatch):
-    monkeypatch.setattr(processor_module, "QUIET_LINGER_SECONDS", 3600)
-    async with relaying(["a", "b"]) as (p, relay):
+async def test_joins_wait_for_a_bigger_batch_unless_an_admission_comes():
+    async with relaying(["a", "b"], quiet_linger=3600) as (p, relay):
         p.relay_later("a")  # a join: its QUEUE_JOINED waits (here an hour) for more
         await asyncio.sleep(0.1)
         assert relay.events == ["a", "b"]
@@ -148,9 +155,8 @@ async def test_joins_wait_for_a_bigger_batch_unless_an_admission_comes(monkeypat
         await until(lambda: relay.events == ["a", "b", "a", "b"])
 
 
-async def test_joins_alone_are_relayed_after_the_quiet_linger(monkeypatch):
-    monkeypatch.setattr(processor_module, "QUIET_LINGER_SECONDS", 0.01)
-    async with relaying(["a"]) as (p, relay):
+async def test_joins_alone_are_relayed_after_the_quiet_linger():
+    async with relaying(["a"], quiet_linger=0.01) as (p, relay):
         p.relay_later("a")
         await until(lambda: relay.events == ["a", "a"])
 
@@ -206,9 +212,11 @@ def entries():
     ]
 
 
-def relay(outbox, sender):
+def relay(outbox, sender, clock=time.monotonic):
     convert = WaitroomOutbox(FakeSigner()).convert
-    return OutboxRelay(outbox, sender, lambda e: f"{e}:outbox", convert, "me", 100, 1000)
+    return OutboxRelay(
+        outbox, sender, lambda e: f"{e}:outbox", convert, "me", 100, 1000, clock=clock
+    )
 
 
 async def test_the_relay_publishes_then_acknowledges_with_the_signed_token():
@@ -222,6 +230,21 @@ async def test_the_relay_publishes_then_acknowledges_with_the_signed_token():
     assert outbox.acked == ["1-0", "2-0"]
 
 
+async def test_the_relays_token_is_the_one_an_admitted_person_reads_in_their_status():
+    key = Ed25519PrivateKey.generate()
+    sender = FakeSender()
+    convert = WaitroomOutbox(TokenSigner(key)).convert
+    await OutboxRelay(FakeOutbox(entries()), sender, str, convert, "me", 100, 1000).relay("concert")
+    ready = from_json(sender.sent[1].value, events_pb2.QueueReady())
+    admitted = dataclasses.replace(
+        record(status=Status.ADMITTED), admitted_at_ms=2000, expires_at_ms=902_000, user_id="u1"
+    )
+    store = FakeQueueStore(sessions={"A" * 22: admitted})
+    queue = QueueService(store, TokenSigner(key), DEFAULTS, lambda: 3000)
+    status = await queue.status(ready.session_id)
+    assert status.checkout_token == ready.checkout_token
+
+
 async def test_nothing_is_acknowledged_when_kafka_does_not_confirm():
     outbox = FakeOutbox(entries())
     with pytest.raises(PublishError):
@@ -229,13 +252,10 @@ async def test_nothing_is_acknowledged_when_kafka_does_not_confirm():
     assert outbox.acked == []
 
 
-async def test_a_relay_claims_on_its_first_read_of_a_stream_then_every_quarter_idle_time(
-    monkeypatch,
-):
+async def test_a_relay_claims_on_its_first_read_of_a_stream_then_every_quarter_idle_time():
     clock = types.SimpleNamespace(now=100.0)
-    monkeypatch.setattr(outbox_module, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
     outbox = FakeOutbox([])
-    relaying = relay(outbox, FakeSender())  # claims entries idle for 1000 ms
+    relaying = relay(outbox, FakeSender(), lambda: clock.now)  # claims entries idle 1000 ms
     await relaying.relay("concert")
     await relaying.relay("concert")
     clock.now += 0.2

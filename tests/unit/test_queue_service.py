@@ -1,7 +1,14 @@
+import types
+
 import pytest
 
+from common.kafka import topics
+from common.kafka.messages import to_json
+from common.kafka.records import PoisonMessageError
 from common.tokens.ids import InvalidIdError, make_session_id
-from tests.unit.fakes import FakeQueueStore, FakeSigner, record
+from tests.unit.fakes import DEFAULTS, FakeOutcomeStore, FakeQueueStore, FakeSigner, record
+from waitroom.admin import EventAdmin
+from waitroom.consumer import WaitroomHandlers
 from waitroom.models import (
     EventAction,
     EventChange,
@@ -12,15 +19,9 @@ from waitroom.models import (
     NotFoundError,
     Status,
 )
-from waitroom.service import Defaults, EventAdmin, QueueService, claims_of
+from waitroom.service import CheckoutOutcomes, QueueService
+from waitroomapi.events.v1 import events_pb2
 
-DEFAULTS = Defaults(
-    max_concurrent=100,
-    batch_size=10,
-    checkout_ttl_seconds=900,
-    session_ttl_seconds=7200,
-    process_interval_seconds=1.0,
-)
 NOW = 1_000_000
 SESSION = make_session_id("concert", "A" * 22)
 
@@ -109,11 +110,6 @@ async def test_an_admitted_session_cannot_leave_the_queue():
         await service(store).leave(SESSION)
 
 
-def test_a_token_never_runs_out_before_its_hold():
-    claims = claims_of("concert~" + "A" * 22, "concert", "user1", 1_500, 905_001)
-    assert (claims.issued_at, claims.expires_at) == (1, 906)
-
-
 async def test_a_join_or_a_leave_tells_the_relay_which_outbox_to_read():
     told: list[str] = []
     store = FakeQueueStore(sessions={"A" * 22: record()})
@@ -134,16 +130,52 @@ async def test_a_refused_join_tells_the_relay_nothing():
 
 
 class AdminStore:
-    """An event's settings and its state, for EventAdmin.update."""
+    """An event's settings and its state, for EventAdmin."""
 
-    def __init__(self, state):
+    def __init__(self, state=EventState.OPEN):
         self.config = EventConfig("concert", 10, 5, 900, NOW + 3_600_000, 100, state)
+        self.created: list[EventConfig] = []
+        self.changes: list[EventChange] = []
 
-    async def get_event(self, event_id):
+    async def create_event(self, config, now_ms):
+        self.created.append(config)
+        return EventView(config, 0, 0, 0)
+
+    async def update_event(self, event_id, change, now_ms):
+        self.changes.append(change)
         return EventView(self.config, 0, 0, 0)
 
-    async def update_event(self, event_id, now_ms, action, changes):
-        return "ok"
+
+def admin(store):
+    return EventAdmin(store, DEFAULTS, lambda: NOW)
+
+
+async def test_a_new_event_takes_the_defaults_for_what_it_leaves_out():
+    store = AdminStore()
+    await admin(store).create(EventConfig("concert", 0, 0, 0, 0, 0, EventState.OPEN))
+    created = store.created[0]
+    assert (created.max_concurrent, created.batch_size, created.checkout_ttl_seconds) == (
+        100,
+        10,
+        900,
+    )
+    assert created.opens_at_ms == NOW
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        EventChange(batch_size=0),
+        EventChange(max_concurrent=0),
+        EventChange(checkout_ttl_seconds=24 * 3600 + 1),
+        EventChange(tickets=-1),
+    ],
+)
+async def test_a_setting_out_of_bounds_is_refused_before_the_store_is_asked(change):
+    store = AdminStore()
+    with pytest.raises(ValueError, match="must be between"):
+        await admin(store).update("concert", change)
+    assert store.changes == []
 
 
 @pytest.mark.parametrize(
@@ -161,3 +193,40 @@ async def test_an_opening_or_a_resume_asks_for_admission_at_once(state, change, 
     admin = EventAdmin(AdminStore(state), DEFAULTS, lambda: NOW, lambda: asked.append(True))
     await admin.update("concert", change)
     assert bool(asked) is wakes
+
+
+@pytest.mark.parametrize(
+    ("topic_call", "status"),
+    [
+        (lambda o: o.completed("concert", "tok", "m1"), Status.COMPLETED),
+        (lambda o: o.cancelled("concert", "tok", "m1"), Status.CANCELLED),
+        (lambda o: o.expired("concert", "tok", "timeout", "m1"), Status.EXPIRED),
+        (lambda o: o.expired("concert", "tok", "sold_out", "m1"), Status.SOLD_OUT),
+    ],
+)
+async def test_a_hold_that_ends_frees_its_slot_with_the_status_checkout_reported(
+    topic_call, status
+):
+    store = FakeOutcomeStore()
+    await topic_call(CheckoutOutcomes(store, lambda: NOW))
+    assert store.finished == [("concert", "tok", status, "m1")]
+
+
+def expired_record(session_id, reason="sold_out"):
+    message = events_pb2.CheckoutExpired(
+        message_id="m1", session_id=session_id, event_id="concert", reason=reason
+    )
+    return types.SimpleNamespace(topic=topics.CHECKOUT_EXPIRED, value=to_json(message))
+
+
+async def test_a_checkout_message_reaches_the_service_with_the_sessions_token():
+    store = FakeOutcomeStore()
+    await WaitroomHandlers(CheckoutOutcomes(store, lambda: NOW))(expired_record(SESSION))
+    assert store.finished == [("concert", "A" * 22, Status.SOLD_OUT, "m1")]
+
+
+async def test_a_message_with_a_bad_session_id_is_poison_and_changes_nothing():
+    store = FakeOutcomeStore()
+    with pytest.raises(PoisonMessageError):
+        await WaitroomHandlers(CheckoutOutcomes(store, lambda: NOW))(expired_record("garbage"))
+    assert store.finished == []

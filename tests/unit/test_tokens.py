@@ -30,6 +30,18 @@ def test_signing_the_same_claims_twice_gives_the_same_token(signer):
     assert signer.sign(fixed) == signer.sign(fixed)
 
 
+def test_two_signers_of_one_key_sign_the_same_claims_alike(signer):
+    # GetQueueStatus signs again, on any replica, the token QUEUE_READY carried
+    key = Ed25519PrivateKey.generate()
+    fixed = claims(now=1_700_000_000)
+    assert TokenSigner(key).sign(fixed) == TokenSigner(key).sign(fixed)
+
+
+def test_a_token_never_runs_out_before_its_hold():
+    held = CheckoutClaims.for_hold("concert~" + "A" * 22, "concert", "user1", 1_500, 905_001)
+    assert (held.issued_at, held.expires_at) == (1, 906)
+
+
 def test_a_token_from_another_key_is_refused(signer):
     forged = TokenSigner(Ed25519PrivateKey.generate()).sign(claims())
     with pytest.raises(InvalidTokenError, match="unknown key"):

@@ -5,10 +5,10 @@ change. The relay reads the stream through a consumer group, so replicas share t
 a dead replica's entries are claimed by another after `claim_idle_ms`.
 
 Claiming scans the group's pending entries from the start (XAUTOCLAIM examines up to ten
-times its count): in a large admission, with every replica's batch in flight, one claim took
-about 9 ms of Redis, which served no one else meanwhile. An entry can be claimed only once
-it has waited `claim_idle_ms`, so a relay claims on a stream at most every quarter of that
-(and on its first read): a dead replica's entries move within 1.25 times `claim_idle_ms`.
+times its count): in a large admission, with every replica's batch in flight, a claim keeps
+Redis from serving anyone else for a while. An entry can be claimed only once it has waited
+`claim_idle_ms`, so a relay claims on a stream at most every quarter of that (and on its
+first read): a dead replica's entries move within 1.25 times `claim_idle_ms`.
 """
 
 import time
@@ -114,7 +114,9 @@ class OutboxRelay:
         batch: int,
         claim_idle_ms: int,
         on_published: Callable[[str, list[Record]], None] = lambda event_id, records: None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """clock: seconds, monotonic; when a stream's next claim is due."""
         self._outbox = outbox
         self._sender = sender
         self._stream_of = stream_of
@@ -123,6 +125,7 @@ class OutboxRelay:
         self._batch = batch
         self._claim_idle_ms = claim_idle_ms
         self._on_published = on_published
+        self._clock = clock
         self._claimed_at: dict[str, float] = {}  # stream -> when this relay last claimed there
 
     async def pending(self, event_ids: Sequence[str]) -> list[str]:
@@ -136,7 +139,7 @@ class OutboxRelay:
 
     def _claim_due(self, stream: str) -> int | None:
         """claim_idle_ms if this read should claim (see the module's docstring), else None."""
-        now = time.monotonic()
+        now = self._clock()
         if now - self._claimed_at.get(stream, -float("inf")) < self._claim_idle_ms / 4000:
             return None
         self._claimed_at[stream] = now

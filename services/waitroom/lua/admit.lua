@@ -3,13 +3,16 @@
 -- the line in order, mark them admitted, put them in `processing` scored by their deadline,
 -- and record each in the outbox for the relay. `limit` keeps one call short, so Redis never
 -- stalls on a big batch. A repeated step id (a retried call) is a no-op.
--- KEYS: config, processing, outbox, admissions-per-10s
--- ARGV: now_ms, step_id, key prefix, session_ttl_s, already admitted this cycle, limit
+-- KEYS[1] config, KEYS[2] processing, KEYS[3] outbox, KEYS[4] admissions per 10 s bucket
+-- ARGV[1] now_ms, ARGV[2] step id, ARGV[3] the event's key prefix, ARGV[4] session_ttl_s,
+-- ARGV[5] people already admitted in this cycle, ARGV[6] most people this step admits
+-- Returns {admitted, holds reaped, people waiting, people in processing, 1 if the step id
+-- was seen before else 0}; all 0 for an unknown event.
 local now = tonumber(ARGV[1])
-local prefix = ARGV[3]
+local prefix = event_prefix(ARGV[3])
 local session_ttl = tonumber(ARGV[4])
 local cfg = redis.call('HMGET', KEYS[1], 'state', 'opens_at', 'max_concurrent', 'batch_size',
-  'checkout_ttl', 'last_cycle', 'sold_out', 'waiting')
+  'checkout_ttl', 'last_cycle', 'sold_out')
 if not cfg[1] then return {0, 0, 0, 0, 0} end
 local function waiting() return tonumber(redis.call('HGET', KEYS[1], 'waiting') or 0) end
 if cfg[6] == ARGV[2] then return {0, 0, waiting(), redis.call('ZCARD', KEYS[2]), 1} end
@@ -53,8 +56,7 @@ end
 
 -- takes people from bucket b in order; false if the bucket held no one. What unqueue does
 -- for one person is done here once for everyone taken from the bucket: their places go in one
--- HDEL, the bucket's and the line's counts change once (four calls fewer a person, nearly
--- 4,000 in a step of 1,000).
+-- HDEL, and the bucket's and the line's counts change once, not once a person.
 local function take(b)
   local line = prefix .. 'line:' .. b
   local flat = redis.call('HGETALL', line)
@@ -117,6 +119,7 @@ end
 
 if admitted > 0 then
   redis.call('HINCRBY', KEYS[1], 'admitted_total', admitted)
+  -- the wait estimate's rate: admissions per 10 s bucket over the last minute (repository.py)
   local bucket = math.floor(now / 10000)
   redis.call('HINCRBY', KEYS[4], bucket, admitted)
   for _, b in ipairs(redis.call('HKEYS', KEYS[4])) do

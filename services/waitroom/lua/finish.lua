@@ -1,5 +1,9 @@
 -- Applies a checkout outcome to an admitted session and frees its slot; a replay is a no-op.
--- KEYS: session, processing, seen    ARGV: token, status, now_ms, seen_ttl_s
+-- KEYS[1] session, KEYS[2] processing, KEYS[3] seen marker of the message
+-- ARGV[1] token, ARGV[2] status to set ('completed', 'expired', 'cancelled', 'sold_out'),
+-- ARGV[3] now_ms, ARGV[4] how long the message id is remembered (s)
+-- Returns 'applied', 'duplicate' (a message seen before), or 'ignored' (the session had ended
+-- or is unknown; its slot is freed all the same).
 if redis.call('SET', KEYS[3], 1, 'NX', 'EX', ARGV[4]) == false then return 'duplicate' end
 local status = redis.call('HGET', KEYS[1], 'status')
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -8,4 +12,4 @@ if status == 'admitted' or (status == 'expired' and ARGV[2] == 'completed') then
   redis.call('HSET', KEYS[1], 'status', ARGV[2], 'ended_at', ARGV[3])
   return 'applied'
 end
-return status or 'not_found'
+return 'ignored'

@@ -1,4 +1,6 @@
--- Shared by every waitroom script (prepended when the script is loaded).
+-- Shared by every waitroom script (prepended when the script is loaded). The config hash's
+-- field names and units are those of event_settings.py. A script builds the keys of an event
+-- only from the prefix it is given, `waitroom:{<event>}:`, so they share the event's slot.
 -- The line is stored lean (DESIGN.md invites it): a waiting person is one field in a small
 -- listpack hash of their position bucket (`line:{b}`: place -> token), one in their token
 -- bucket (`wait:{tb}`: token -> "place|last_seen_s|user"), and one in their user bucket
@@ -11,6 +13,13 @@ local LOTTERY_BUCKETS = 16384 -- a lottery bucket spans 2^26 places
 local PER_BUCKET = 64 -- after opening, 64 consecutive joiners share a bucket
 local BLOCK = 256 -- buckets per block
 local B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+local function event_prefix(prefix)
+  if not string.match(prefix, '^[^{]*{[^}]+}:$') then
+    error('not an event key prefix with a hash tag: ' .. prefix)
+  end
+  return prefix
+end
 
 local function bucket_of(place)
   if place < LOTTERY then return math.floor(place / 67108864) end
@@ -90,6 +99,12 @@ local function rank_of(prefix, place)
     if tonumber(field) < place then rank = rank + 1 end
   end
   return rank
+end
+
+-- a batch larger than the room is the room: batch_size is lowered to max_concurrent
+local function clamp_batch(config)
+  local c = redis.call('HMGET', config, 'max_concurrent', 'batch_size')
+  if tonumber(c[2]) > tonumber(c[1]) then redis.call('HSET', config, 'batch_size', c[1]) end
 end
 
 -- takes a waiting person out of the line structures (not their session)
