@@ -2,8 +2,11 @@
 
 from dataclasses import dataclass, field
 
+from checkout.models import Hold, HoldStatus, Order, Refusal, UnknownEventError
 from common.kafka.outbox import OutboxEntry
 from common.kafka.publisher import PublishError, Record
+from common.tokens.ids import make_session_id
+from common.tokens.signing import CheckoutClaims, InvalidTokenError
 from waitroom.models import AdmissionResult, JoinOutcome, SessionRecord, Status
 
 
@@ -95,3 +98,43 @@ class FakeAdmissionStore:
         if event_id in self.failing:
             raise ConnectionError("redis hiccup")
         return AdmissionResult(admitted=2, reaped=0, queue_length=5, processing=2)
+
+
+@dataclass
+class FakeVerifier:
+    """Checkout's token check: a known token's claims, anything else refused."""
+
+    claims: dict[str, CheckoutClaims] = field(default_factory=dict)
+
+    async def verify(self, token, allow_expired=False):
+        if token not in self.claims:
+            raise InvalidTokenError("not a token this fake knows")
+        return self.claims[token]
+
+
+@dataclass
+class FakeHoldStore:
+    """Just enough of checkout's repository for the service's rules."""
+
+    hold_status: HoldStatus = HoldStatus.HELD
+    quantity: int = 2
+    refusal: Refusal | None = None
+    settings_known: bool = True
+    holds_made: list[tuple[str, str, int, str]] = field(default_factory=list)
+
+    async def hold(self, event_id, token, user_id, expires_at_ms, per_hold, now_ms):
+        if not self.settings_known:
+            raise UnknownEventError(event_id)
+        session_id = make_session_id(event_id, token)
+        return Hold(session_id, event_id, self.hold_status, self.quantity, expires_at_ms)
+
+    async def hold_once(
+        self, event_id, token, user_id, expires_at_ms, per_hold, now_ms, message_id
+    ):
+        if not self.settings_known:
+            raise UnknownEventError(event_id)
+        self.holds_made.append((event_id, token, expires_at_ms, message_id))
+        return True
+
+    async def purchase(self, event_id, token, quantity, payment_reference, order_id, now_ms):
+        return self.refusal or Order(order_id, quantity)
