@@ -1,12 +1,11 @@
 """The stats rules: the figures of an event, derived from what the stream recorded."""
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from common.tokens.ids import validate_id
-from stats.repository import RawFigures, SessionFacts
+from stats.models import Change, EventFigures, RawFigures, SessionFacts
 
 
 class Store(Protocol):
@@ -16,28 +15,7 @@ class Store(Protocol):
 
     async def event_ids(self) -> list[str]: ...
 
-
-@dataclass(frozen=True, slots=True)
-class EventFigures:
-    event_id: str
-    joined: int
-    queued_now: int
-    admitted: int
-    in_checkout_now: int
-    completed: int
-    expired: int
-    cancelled: int
-    left: int
-    sold_out: bool
-    sold_out_in_line: int
-    tickets_total: int
-    tickets_sold: int
-    tickets_left: int
-    conversion_rate: float
-    wait_seconds: tuple[float, float, float]
-    checkout_seconds: tuple[float, float, float]
-    admission_rate_per_second: float
-    estimated_clear_seconds: int
+    async def apply(self, changes: Sequence[Change]) -> None: ...
 
 
 def derive(event_id: str, raw: RawFigures) -> EventFigures:
@@ -88,3 +66,7 @@ class StatsService:
 
     async def events(self) -> list[str]:
         return await self._store.event_ids()
+
+    async def apply(self, changes: Sequence[Change]) -> None:
+        """What the stream told, recorded; each change counts once however often it comes."""
+        await self._store.apply(changes)

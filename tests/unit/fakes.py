@@ -138,3 +138,13 @@ class FakeHoldStore:
 
     async def purchase(self, event_id, token, quantity, payment_reference, order_id, now_ms):
         return self.refusal or Order(order_id, quantity)
+
+
+@dataclass
+class FakeStatsStore:
+    """Stats' repository as far as applying goes: it remembers each batch."""
+
+    batches: list[list] = field(default_factory=list)
+
+    async def apply(self, changes):
+        self.batches.append(list(changes))
