@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
+from common.tokens.ids import make_session_id
+
 
 class HoldStatus(StrEnum):
     HELD = "held"
@@ -72,6 +74,20 @@ class Hold:
     quantity: int
     expires_at_ms: int
     order_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Whom a hold is for, and until when: all of it from a verified checkout token."""
+
+    event_id: str
+    token: str  # the random part of the session id
+    user_id: str
+    expires_at_ms: int
+
+    @property
+    def session_id(self) -> str:
+        return make_session_id(self.event_id, self.token)
 
 
 @dataclass(frozen=True, slots=True)

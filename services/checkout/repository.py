@@ -6,6 +6,7 @@ from checkout.models import (
     Applied,
     EventSettings,
     Hold,
+    Holder,
     HoldStatus,
     Order,
     Refusal,
@@ -55,59 +56,33 @@ class CheckoutRepository:
         ]
         return Applied(await self._configure(keys=keys, args=args))
 
-    async def hold(
-        self,
-        event_id: str,
-        token: str,
-        user_id: str,
-        expires_at_ms: int,
-        per_hold: int,
-        now_ms: int,
-    ) -> Hold:
+    async def hold(self, holder: Holder, per_hold: int, now_ms: int) -> Hold:
         """The session's hold, made now if it has none; UnknownEventError before the settings."""
-        reply = await self._call_hold(event_id, token, user_id, expires_at_ms, per_hold, now_ms, "")
-        _, status, quantity, expires, order_id = reply
-        session_id = make_session_id(event_id, token)
+        _, status, quantity, expires, order_id = await self._call_hold(holder, per_hold, now_ms, "")
         return Hold(
-            session_id, event_id, HoldStatus(status), int(quantity), int(expires), str(order_id)
+            holder.session_id,
+            holder.event_id,
+            HoldStatus(status),
+            int(quantity),
+            int(expires),
+            str(order_id),
         )
 
-    async def hold_once(
-        self,
-        event_id: str,
-        token: str,
-        user_id: str,
-        expires_at_ms: int,
-        per_hold: int,
-        now_ms: int,
-        message_id: str,
-    ) -> bool:
+    async def hold_once(self, holder: Holder, per_hold: int, now_ms: int, message_id: str) -> bool:
         """Makes the hold for a message unless that message was applied before (then False)."""
-        reply = await self._call_hold(
-            event_id, token, user_id, expires_at_ms, per_hold, now_ms, message_id
-        )
+        reply = await self._call_hold(holder, per_hold, now_ms, message_id)
         return reply[0] != "duplicate"
 
     async def _call_hold(
-        self,
-        event_id: str,
-        token: str,
-        user_id: str,
-        expires_at_ms: int,
-        per_hold: int,
-        now_ms: int,
-        message_id: str,
+        self, holder: Holder, per_hold: int, now_ms: int, message_id: str
     ) -> list[str]:
-        keys = [
-            *_hold_keys(event_id, token)[:4],
-            key(event_id, f"seen:{message_id or '-'}"),
-            key(event_id, "waiting"),
-        ]
-        args = [token, user_id, expires_at_ms, per_hold, now_ms, SEEN_TTL_SECONDS]
-        args += [make_session_id(event_id, token), "1" if message_id else "0"]
+        e, token = holder.event_id, holder.token
+        keys = [*_hold_keys(e, token)[:4], key(e, f"seen:{message_id or '-'}"), key(e, "waiting")]
+        args = [token, holder.user_id, holder.expires_at_ms, per_hold, now_ms, SEEN_TTL_SECONDS]
+        args += [holder.session_id, "1" if message_id else "0"]
         reply: list[str] = await self._batch.call(self._hold, keys, args)
         if reply[0] == "unknown_event":
-            raise UnknownEventError(f"checkout has no settings for event {event_id!r} yet")
+            raise UnknownEventError(f"checkout has no settings for event {e!r} yet")
         return reply
 
     async def purchase(

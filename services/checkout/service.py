@@ -11,6 +11,7 @@ from checkout.models import (
     EventSettings,
     FailedPreconditionError,
     Hold,
+    Holder,
     HoldStatus,
     InvalidAdmissionError,
     Order,
@@ -30,25 +31,10 @@ class Store(Protocol):
         self, settings: EventSettings, message_id: str, per_hold: int, now_ms: int
     ) -> Applied: ...
 
-    async def hold(
-        self,
-        event_id: str,
-        token: str,
-        user_id: str,
-        expires_at_ms: int,
-        per_hold: int,
-        now_ms: int,
-    ) -> Hold: ...
+    async def hold(self, holder: Holder, per_hold: int, now_ms: int) -> Hold: ...
 
     async def hold_once(
-        self,
-        event_id: str,
-        token: str,
-        user_id: str,
-        expires_at_ms: int,
-        per_hold: int,
-        now_ms: int,
-        message_id: str,
+        self, holder: Holder, per_hold: int, now_ms: int, message_id: str
     ) -> bool: ...
 
     async def purchase(
@@ -83,44 +69,41 @@ class CheckoutService:
     async def admit(self, admission: Admission, message_id: str) -> None:
         """A QUEUE_READY makes its hold once; consumed late, the hold is born expired and the
         slot is freed. UnknownEventError until the event's settings arrive."""
-        claims, token = await self._admission_claims(admission)
-        await self._store.hold_once(
-            claims.event_id,
-            token,
-            claims.user_id,
-            claims.expires_at * 1000,
-            self._per_hold,
-            self._now(),
-            message_id,
-        )
+        holder = await self._admission_holder(admission)
+        await self._store.hold_once(holder, self._per_hold, self._now(), message_id)
 
     async def get(self, checkout_token: str) -> Hold:
-        claims, token = await self._claims(checkout_token)
-        return await self._hold(claims, token)
+        return await self._hold(await self._holder(checkout_token))
 
     async def purchase(self, checkout_token: str, quantity: int, payment_reference: str) -> Order:
         if not payment_reference or len(payment_reference) > MAX_ID_LENGTH:
             raise ValueError(f"payment_reference is required, at most {MAX_ID_LENGTH} characters")
         if quantity < 1:
             raise ValueError("quantity must be at least 1")
-        claims, token = await self._claims(checkout_token)
-        hold = await self._hold(claims, token)
+        holder = await self._holder(checkout_token)
+        hold = await self._hold(holder)
         outcome = await self._store.purchase(
-            claims.event_id, token, quantity, payment_reference, str(uuid.uuid4()), self._now()
+            holder.event_id,
+            holder.token,
+            quantity,
+            payment_reference,
+            str(uuid.uuid4()),
+            self._now(),
         )
         if isinstance(outcome, Order):
             return outcome
         raise _refused(outcome, hold)
 
     async def cancel(self, checkout_token: str) -> Hold:
-        claims, token = await self._claims(checkout_token)
-        await self._hold(claims, token)
-        outcome = await self._store.cancel(claims.event_id, token, self._now())
+        holder = await self._holder(checkout_token)
+        await self._hold(holder)
+        outcome = await self._store.cancel(holder.event_id, holder.token, self._now())
         if outcome is HoldStatus.COMPLETED:
             raise FailedPreconditionError("the purchase is complete; it cannot be cancelled")
-        return await self._hold(claims, token)
+        return await self._hold(holder)
 
-    async def _claims(self, checkout_token: str) -> tuple[CheckoutClaims, str]:
+    async def _holder(self, checkout_token: str) -> Holder:
+        """Whom a buyer's checkout token is for; it must be valid and bound to its event."""
         if not checkout_token or len(checkout_token) > MAX_TOKEN_LENGTH:
             raise UnauthenticatedError("a checkout token is required")
         try:
@@ -130,10 +113,10 @@ class CheckoutService:
             raise UnauthenticatedError(f"invalid checkout token: {error}") from error
         if event_id != claims.event_id:
             raise PermissionDeniedError("the token's session belongs to another event")
-        return claims, token
+        return _holder(claims, token)
 
-    async def _admission_claims(self, admission: Admission) -> tuple[CheckoutClaims, str]:
-        """The token's claims, which must name the admission's session, event and user."""
+    async def _admission_holder(self, admission: Admission) -> Holder:
+        """Whom the admission's token is for, which must be the admission's session and user."""
         try:
             claims = await self._verifier.verify(admission.checkout_token, allow_expired=True)
             event_id, token = parse_session_id(admission.session_id)
@@ -145,23 +128,20 @@ class CheckoutService:
         sent = (admission.session_id, admission.event_id, admission.user_id)
         if named != sent or event_id != admission.event_id:
             raise InvalidAdmissionError("QUEUE_READY does not match its checkout token")
-        return claims, token
+        return _holder(claims, token)
 
-    async def _hold(self, claims: CheckoutClaims, token: str) -> Hold:
+    async def _hold(self, holder: Holder) -> Hold:
         """The session's hold; a valid token seen before its QUEUE_READY creates it."""
         try:
-            return await self._store.hold(
-                claims.event_id,
-                token,
-                claims.user_id,
-                claims.expires_at * 1000,
-                self._per_hold,
-                self._now(),
-            )
+            return await self._store.hold(holder, self._per_hold, self._now())
         except UnknownEventError as error:  # a validly signed token names a real event
             raise CatchingUpError(
-                f"checkout has not yet received event {claims.event_id!r}; retry"
+                f"checkout has not yet received event {holder.event_id!r}; retry"
             ) from error
+
+
+def _holder(claims: CheckoutClaims, token: str) -> Holder:
+    return Holder(claims.event_id, token, claims.user_id, claims.expires_at * 1000)
 
 
 def _refused(refusal: Refusal, hold: Hold) -> Exception:

@@ -2,10 +2,9 @@
 
 from dataclasses import dataclass, field
 
-from checkout.models import Hold, HoldStatus, Order, Refusal, UnknownEventError
+from checkout.models import Hold, Holder, HoldStatus, Order, Refusal, UnknownEventError
 from common.kafka.outbox import OutboxEntry
 from common.kafka.publisher import PublishError, Record
-from common.tokens.ids import make_session_id
 from common.tokens.signing import CheckoutClaims, InvalidTokenError
 from waitroom.models import AdmissionResult, JoinOutcome, SessionRecord, Status
 
@@ -120,20 +119,23 @@ class FakeHoldStore:
     quantity: int = 2
     refusal: Refusal | None = None
     settings_known: bool = True
-    holds_made: list[tuple[str, str, int, str]] = field(default_factory=list)
+    holds_made: list[tuple[Holder, str]] = field(default_factory=list)
 
-    async def hold(self, event_id, token, user_id, expires_at_ms, per_hold, now_ms):
+    async def hold(self, holder, per_hold, now_ms):
         if not self.settings_known:
-            raise UnknownEventError(event_id)
-        session_id = make_session_id(event_id, token)
-        return Hold(session_id, event_id, self.hold_status, self.quantity, expires_at_ms)
+            raise UnknownEventError(holder.event_id)
+        return Hold(
+            holder.session_id,
+            holder.event_id,
+            self.hold_status,
+            self.quantity,
+            holder.expires_at_ms,
+        )
 
-    async def hold_once(
-        self, event_id, token, user_id, expires_at_ms, per_hold, now_ms, message_id
-    ):
+    async def hold_once(self, holder, per_hold, now_ms, message_id):
         if not self.settings_known:
-            raise UnknownEventError(event_id)
-        self.holds_made.append((event_id, token, expires_at_ms, message_id))
+            raise UnknownEventError(holder.event_id)
+        self.holds_made.append((holder, message_id))
         return True
 
     async def purchase(self, event_id, token, quantity, payment_reference, order_id, now_ms):

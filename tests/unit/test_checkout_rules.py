@@ -9,6 +9,7 @@ from checkout.models import (
     Admission,
     CatchingUpError,
     FailedPreconditionError,
+    Holder,
     PermissionDeniedError,
     Refusal,
     UnknownEventError,
@@ -35,7 +36,7 @@ def service(store):
 async def test_a_queue_ready_makes_its_hold_until_the_tokens_expiry():
     store = FakeHoldStore()
     await service(store).admit(ADMISSION, "m1")
-    assert store.holds_made == [("concert", TOKEN, 1_600_000, "m1")]
+    assert store.holds_made == [(Holder("concert", TOKEN, "user1", 1_600_000), "m1")]
 
 
 @pytest.mark.parametrize(
