@@ -44,10 +44,22 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class Counts:
+    """How many sessions the stream has told of, by what happened to them."""
+
+    joined: int = 0
+    admitted: int = 0
+    completed: int = 0
+    expired: int = 0
+    cancelled: int = 0
+    left: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class RawFigures:
     """The counts and timings as stored, before anything is derived from them."""
 
-    counts: dict[str, int]
+    counts: Counts
     tickets_total: int
     tickets_sold: int
     sold_out: bool

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from common.redis.batch import ScriptBatcher
 from common.redis.scripts import KeySpace, load_script
-from stats.models import Change, Outcome, RawFigures, SessionFacts
+from stats.models import Change, Counts, Outcome, RawFigures, SessionFacts
 
 EVENTS_KEY = "stats:events"
 LISTED_FOR_S = 60.0
@@ -72,7 +72,7 @@ class StatsRepository:
             pipe.zcount(key(event_id, "admitted_times"), now_ms - 60_000, now_ms)
             *counts, config, waits, checkouts, last_minute = await pipe.execute()
         return RawFigures(
-            counts=dict(zip(SETS, (int(c) for c in counts), strict=True)),
+            counts=Counts(**dict(zip(SETS, (int(c) for c in counts), strict=True))),
             tickets_total=int(config[0] or 0),
             tickets_sold=int(config[1] or 0),
             sold_out=config[2] == "1",

@@ -20,25 +20,25 @@ class Store(Protocol):
 
 def derive(event_id: str, raw: RawFigures) -> EventFigures:
     c = raw.counts
-    waiting = max(c["joined"] - c["admitted"] - c["left"], 0)
+    waiting = max(c.joined - c.admitted - c.left, 0)
     rate = raw.admitted_last_minute / 60
     queued_now = 0 if raw.sold_out else waiting  # at sell-out everyone in line is told
     return EventFigures(
         event_id=event_id,
-        joined=c["joined"],
+        joined=c.joined,
         queued_now=queued_now,
-        admitted=c["admitted"],
-        in_checkout_now=max(c["admitted"] - c["completed"] - c["expired"] - c["cancelled"], 0),
-        completed=c["completed"],
-        expired=c["expired"],
-        cancelled=c["cancelled"],
-        left=c["left"],
+        admitted=c.admitted,
+        in_checkout_now=max(c.admitted - c.completed - c.expired - c.cancelled, 0),
+        completed=c.completed,
+        expired=c.expired,
+        cancelled=c.cancelled,
+        left=c.left,
         sold_out=raw.sold_out,
         sold_out_in_line=waiting if raw.sold_out else 0,
         tickets_total=raw.tickets_total,
         tickets_sold=raw.tickets_sold,
         tickets_left=max(raw.tickets_total - raw.tickets_sold, 0),
-        conversion_rate=c["completed"] / c["admitted"] if c["admitted"] else 0.0,
+        conversion_rate=c.completed / c.admitted if c.admitted else 0.0,
         wait_seconds=_seconds(raw.waits_ms),
         checkout_seconds=_seconds(raw.checkout_ms),
         admission_rate_per_second=rate,

@@ -6,16 +6,15 @@ from common.kafka import topics
 from common.kafka.messages import to_json
 from common.kafka.records import PoisonMessageError
 from stats.consumer import StatsHandler, change_of
-from stats.models import Change, ChangeKind, RawFigures
+from stats.models import Change, ChangeKind, Counts, RawFigures
 from stats.service import StatsService, derive
 from tests.unit.fakes import FakeStatsStore
 from waitroomapi.events.v1 import events_pb2
 
 
 def raw(**counts):
-    base = dict.fromkeys(("joined", "admitted", "completed", "expired", "cancelled", "left"), 0)
     return RawFigures(
-        counts={**base, **counts},
+        counts=Counts(**counts),
         tickets_total=100,
         tickets_sold=30,
         sold_out=False,
