@@ -86,38 +86,21 @@ class CheckoutRepository:
         return reply
 
     async def purchase(
-        self,
-        event_id: str,
-        token: str,
-        quantity: int,
-        payment_reference: str,
-        order_id: str,
-        now_ms: int,
+        self, holder: Holder, quantity: int, payment_reference: str, order_id: str, now_ms: int
     ) -> Order | Refusal:
-        args: list[str | int] = [
-            token,
-            quantity,
-            payment_reference,
-            order_id,
-            now_ms,
-            make_session_id(event_id, token),
-            key(event_id, "hold:"),
-            make_session_id(event_id, ""),
-        ]
-        reply = await self._purchase(keys=_hold_keys(event_id, token), args=args)
+        e, token = holder.event_id, holder.token
+        args: list[str | int] = [token, quantity, payment_reference, order_id, now_ms]
+        args += [holder.session_id, key(e, "hold:"), make_session_id(e, "")]
+        reply = await self._purchase(keys=_hold_keys(e, token), args=args)
         if reply[0] == "ok":
             return Order(str(reply[1]), int(reply[2]))
         return Refusal(reply[0])
 
-    async def cancel(self, event_id: str, token: str, now_ms: int) -> HoldStatus | None:
+    async def cancel(self, holder: Holder, now_ms: int) -> HoldStatus | None:
         """The hold's status after the call (CANCELLED when it was held); None without a hold."""
-        args: list[str | int] = [
-            token,
-            now_ms,
-            make_session_id(event_id, token),
-            key(event_id, "hold:"),
-        ]
-        reply = await self._cancel(keys=_hold_keys(event_id, token), args=args)
+        e, token = holder.event_id, holder.token
+        args: list[str | int] = [token, now_ms, holder.session_id, key(e, "hold:")]
+        reply = await self._cancel(keys=_hold_keys(e, token), args=args)
         return None if reply == "no_hold" else HoldStatus(reply)
 
     async def sweep(self, event_id: str, now_ms: int, limit: int = 500) -> int:

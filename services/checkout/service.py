@@ -38,16 +38,10 @@ class Store(Protocol):
     ) -> bool: ...
 
     async def purchase(
-        self,
-        event_id: str,
-        token: str,
-        quantity: int,
-        payment_reference: str,
-        order_id: str,
-        now_ms: int,
+        self, holder: Holder, quantity: int, payment_reference: str, order_id: str, now_ms: int
     ) -> Order | Refusal: ...
 
-    async def cancel(self, event_id: str, token: str, now_ms: int) -> HoldStatus | None: ...
+    async def cancel(self, holder: Holder, now_ms: int) -> HoldStatus | None: ...
 
 
 class Verifier(Protocol):
@@ -82,13 +76,9 @@ class CheckoutService:
             raise ValueError("quantity must be at least 1")
         holder = await self._holder(checkout_token)
         hold = await self._hold(holder)
+        order_id = str(uuid.uuid4())
         outcome = await self._store.purchase(
-            holder.event_id,
-            holder.token,
-            quantity,
-            payment_reference,
-            str(uuid.uuid4()),
-            self._now(),
+            holder, quantity, payment_reference, order_id, self._now()
         )
         if isinstance(outcome, Order):
             return outcome
@@ -97,7 +87,7 @@ class CheckoutService:
     async def cancel(self, checkout_token: str) -> Hold:
         holder = await self._holder(checkout_token)
         await self._hold(holder)
-        outcome = await self._store.cancel(holder.event_id, holder.token, self._now())
+        outcome = await self._store.cancel(holder, self._now())
         if outcome is HoldStatus.COMPLETED:
             raise FailedPreconditionError("the purchase is complete; it cannot be cancelled")
         return await self._hold(holder)

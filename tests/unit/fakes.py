@@ -138,7 +138,7 @@ class FakeHoldStore:
         self.holds_made.append((holder, message_id))
         return True
 
-    async def purchase(self, event_id, token, quantity, payment_reference, order_id, now_ms):
+    async def purchase(self, holder, quantity, payment_reference, order_id, now_ms):
         return self.refusal or Order(order_id, quantity)
 
 
