@@ -2,7 +2,16 @@
 
 from redis.asyncio import Redis
 
-from checkout.models import EventSettings, Hold, HoldStatus, Order
+from checkout.models import (
+    Applied,
+    EventSettings,
+    Hold,
+    Holder,
+    HoldStatus,
+    Order,
+    Refusal,
+    UnknownEventError,
+)
 from common.redis.batch import ScriptBatcher
 from common.redis.scripts import KeySpace, load_script
 from common.tokens.ids import make_session_id
@@ -33,102 +42,71 @@ class CheckoutRepository:
 
     async def configure(
         self, settings: EventSettings, message_id: str, per_hold: int, now_ms: int
-    ) -> str:
+    ) -> Applied:
         e = settings.event_id
         await self._redis.sadd(EVENTS_KEY, e)
         keys = [key(e, "config"), key(e, "outbox"), key(e, f"seen:{message_id}"), key(e, "waiting")]
         args: list[str | int] = [
             settings.version,
             settings.tickets,
-            settings.checkout_ttl_seconds,
-            settings.state,
             SEEN_TTL_SECONDS,
             per_hold,
             key(e, "hold:"),
             now_ms,
         ]
-        return str(await self._configure(keys=keys, args=args))
+        return Applied(await self._configure(keys=keys, args=args))
 
-    async def hold(
-        self,
-        event_id: str,
-        token: str,
-        user_id: str,
-        expires_at_ms: int,
-        per_hold: int,
-        now_ms: int,
-        message_id: str = "",
-    ) -> tuple[str, Hold | None]:
-        """('created'|'existing', hold), or ('duplicate'|'unknown_event', None)."""
-        session_id = make_session_id(event_id, token)
-        keys = [
-            *_hold_keys(event_id, token)[:4],
-            key(event_id, f"seen:{message_id or '-'}"),
-            key(event_id, "waiting"),
-        ]
-        args = [
-            token,
-            user_id,
-            expires_at_ms,
-            per_hold,
-            now_ms,
-            SEEN_TTL_SECONDS,
-            session_id,
-            "1" if message_id else "0",
-        ]
-        reply = await self._batch.call(self._hold, keys, args)
-        if reply[0] not in ("created", "existing"):
-            return str(reply[0]), None
-        _, status, quantity, expires, order_id = reply
-        hold = Hold(
-            session_id, event_id, HoldStatus(status), int(quantity), int(expires), str(order_id)
+    async def hold(self, holder: Holder, per_hold: int, now_ms: int) -> Hold:
+        """The session's hold, made now if it has none; UnknownEventError before the settings."""
+        _, status, quantity, expires, order_id = await self._call_hold(holder, per_hold, now_ms, "")
+        return Hold(
+            holder.session_id,
+            holder.event_id,
+            HoldStatus(status),
+            int(quantity),
+            int(expires),
+            str(order_id),
         )
-        return str(reply[0]), hold
+
+    async def hold_once(self, holder: Holder, per_hold: int, now_ms: int, message_id: str) -> bool:
+        """Makes the hold for a message unless that message was applied before (then False)."""
+        reply = await self._call_hold(holder, per_hold, now_ms, message_id)
+        return reply[0] != "duplicate"
+
+    async def _call_hold(
+        self, holder: Holder, per_hold: int, now_ms: int, message_id: str
+    ) -> list[str]:
+        e, token = holder.event_id, holder.token
+        keys = [*_hold_keys(e, token)[:4], key(e, f"seen:{message_id or '-'}"), key(e, "waiting")]
+        args = [token, holder.user_id, holder.expires_at_ms, per_hold, now_ms, SEEN_TTL_SECONDS]
+        args += [holder.session_id, "1" if message_id else "0"]
+        reply: list[str] = await self._batch.call(self._hold, keys, args)
+        if reply[0] == "unknown_event":
+            raise UnknownEventError(f"checkout has no settings for event {e!r} yet")
+        return reply
 
     async def purchase(
-        self,
-        event_id: str,
-        token: str,
-        quantity: int,
-        payment_reference: str,
-        order_id: str,
-        now_ms: int,
-    ) -> Order | str:
-        args: list[str | int] = [
-            token,
-            quantity,
-            payment_reference,
-            order_id,
-            now_ms,
-            make_session_id(event_id, token),
-            key(event_id, "hold:"),
-            make_session_id(event_id, ""),
-        ]
-        reply = await self._purchase(keys=_hold_keys(event_id, token), args=args)
+        self, holder: Holder, quantity: int, payment_reference: str, order_id: str, now_ms: int
+    ) -> Order | Refusal:
+        e, token = holder.event_id, holder.token
+        args: list[str | int] = [token, quantity, payment_reference, order_id, now_ms]
+        args += [holder.session_id, key(e, "hold:"), make_session_id(e, "")]
+        reply = await self._purchase(keys=_hold_keys(e, token), args=args)
         if reply[0] == "ok":
             return Order(str(reply[1]), int(reply[2]))
-        return str(reply[0])
+        return Refusal(reply[0])
 
-    async def cancel(self, event_id: str, token: str, now_ms: int) -> str:
-        args: list[str | int] = [
-            token,
-            now_ms,
-            make_session_id(event_id, token),
-            key(event_id, "hold:"),
-        ]
-        return str(await self._cancel(keys=_hold_keys(event_id, token), args=args))
+    async def cancel(self, holder: Holder, now_ms: int) -> HoldStatus | None:
+        """The hold's status after the call (CANCELLED when it was held); None without a hold."""
+        e, token = holder.event_id, holder.token
+        args: list[str | int] = [token, now_ms, holder.session_id, key(e, "hold:")]
+        reply = await self._cancel(keys=_hold_keys(e, token), args=args)
+        return None if reply == "no_hold" else HoldStatus(reply)
 
     async def sweep(self, event_id: str, now_ms: int, limit: int = 500) -> int:
         keys = [key(event_id, s) for s in ("config", "holds", "outbox", "waiting")]
         args = [now_ms, key(event_id, "hold:"), make_session_id(event_id, ""), limit]
         return int(await self._batch.call(self._sweep, keys, args))
-
-    async def inventory(self, event_id: str) -> dict[str, int]:
-        raw = await self._redis.hgetall(key(event_id, "config"))
-        return {name: int(raw.get(name, 0)) for name in ("total", "available", "sold", "sold_out")}
-
-    async def holding(self, event_id: str) -> int:
-        return int(await self._redis.zcard(key(event_id, "holds")))
 
 
 def _hold_keys(event_id: str, token: str) -> list[str]:

@@ -51,11 +51,12 @@ class CheckoutServer(ServiceProcess):
             f"checkout-{instance}",
         )
         per_hold = settings.checkout_tickets_per_hold
+        checkout = CheckoutService(self.repository, self.verifier, per_hold, now_ms)
         self.consumer = EventConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.checkout_consumer_group,
             topic_names=TOPICS,
-            handler=CheckoutHandlers(self.repository, self.verifier, per_hold, now_ms),
+            handler=CheckoutHandlers(checkout),
             dead_letters=self.publisher,
             metrics=ConsumerMetrics(self.registry, "checkout"),
             retry_attempts=settings.checkout_retry_attempts,
@@ -83,9 +84,7 @@ class CheckoutServer(ServiceProcess):
         health = Health(SERVICE_NAMES)
         grpc_server = create_server(health, SERVICE_NAMES, reuse_port=False)
         checkout_pb2_grpc.add_CheckoutServiceServicer_to_server(
-            CheckoutServicer(
-                CheckoutService(self.repository, self.verifier, per_hold, now_ms), self.metrics
-            ),
+            CheckoutServicer(checkout, self.metrics),
             grpc_server,
         )
         super().__init__(

@@ -3,7 +3,7 @@
 from prometheus_client import CollectorRegistry, Gauge
 
 from common.kafka.taskpool import PoolState
-from stats.service import EventFigures
+from stats.models import EventFigures
 
 FIGURES = (
     "joined",

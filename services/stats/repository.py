@@ -4,13 +4,13 @@ import asyncio
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 
 from common.redis.batch import ScriptBatcher
 from common.redis.scripts import KeySpace, load_script
+from stats.models import Change, Counts, Outcome, RawFigures, SessionFacts
 
 EVENTS_KEY = "stats:events"
 LISTED_FOR_S = 60.0
@@ -20,41 +20,6 @@ EVENT_KEYS = ("config", *SETS, "waits", "checkout_times", "admitted_times")
 
 
 key = KeySpace("stats").key
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One event from the stream, reduced to what the statistics need."""
-
-    kind: str
-    event_id: str
-    session_id: str = ""
-    user_id: str = ""
-    at_ms: int = 0
-    value: int = 0  # tickets bought (completed) or the settings' version (updated)
-    reason: str = ""
-    tickets: int = 0  # the event's ticket total (updated)
-
-
-@dataclass(frozen=True, slots=True)
-class RawFigures:
-    counts: dict[str, int]
-    tickets_total: int
-    tickets_sold: int
-    sold_out: bool
-    waits_ms: tuple[float, float, float]
-    checkout_ms: tuple[float, float, float]
-    admitted_last_minute: int
-
-
-@dataclass(frozen=True, slots=True)
-class SessionFacts:
-    session_id: str
-    outcome: str
-    joined_at_ms: int
-    admitted_at_ms: int
-    ended_at_ms: int
-    tickets: int
 
 
 class StatsRepository:
@@ -107,7 +72,7 @@ class StatsRepository:
             pipe.zcount(key(event_id, "admitted_times"), now_ms - 60_000, now_ms)
             *counts, config, waits, checkouts, last_minute = await pipe.execute()
         return RawFigures(
-            counts=dict(zip(SETS, (int(c) for c in counts), strict=True)),
+            counts=Counts(**dict(zip(SETS, (int(c) for c in counts), strict=True))),
             tickets_total=int(config[0] or 0),
             tickets_sold=int(config[1] or 0),
             sold_out=config[2] == "1",
@@ -141,7 +106,7 @@ class StatsRepository:
         return [
             SessionFacts(
                 session_id,
-                row.get("outcome", "queued"),
+                Outcome(row.get("outcome", Outcome.QUEUED)),
                 int(row.get("joined_at", 0)),
                 int(row.get("admitted_at", 0)),
                 int(row.get("ended_at", 0)),

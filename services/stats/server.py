@@ -44,7 +44,7 @@ class StatsServer(ServiceProcess):
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.stats_consumer_group,
             topic_names=TOPICS,
-            handler=StatsHandler(self.repository),
+            handler=StatsHandler(self.stats),
             dead_letters=self.publisher,
             metrics=ConsumerMetrics(self.registry, "stats"),
             workers=settings.stats_workers,

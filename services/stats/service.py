@@ -1,12 +1,11 @@
 """The stats rules: the figures of an event, derived from what the stream recorded."""
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from common.tokens.ids import validate_id
-from stats.repository import RawFigures, SessionFacts
+from stats.models import Change, EventFigures, RawFigures, SessionFacts
 
 
 class Store(Protocol):
@@ -16,51 +15,30 @@ class Store(Protocol):
 
     async def event_ids(self) -> list[str]: ...
 
-
-@dataclass(frozen=True, slots=True)
-class EventFigures:
-    event_id: str
-    joined: int
-    queued_now: int
-    admitted: int
-    in_checkout_now: int
-    completed: int
-    expired: int
-    cancelled: int
-    left: int
-    sold_out: bool
-    sold_out_in_line: int
-    tickets_total: int
-    tickets_sold: int
-    tickets_left: int
-    conversion_rate: float
-    wait_seconds: tuple[float, float, float]
-    checkout_seconds: tuple[float, float, float]
-    admission_rate_per_second: float
-    estimated_clear_seconds: int
+    async def apply(self, changes: Sequence[Change]) -> None: ...
 
 
 def derive(event_id: str, raw: RawFigures) -> EventFigures:
     c = raw.counts
-    waiting = max(c["joined"] - c["admitted"] - c["left"], 0)
+    waiting = max(c.joined - c.admitted - c.left, 0)
     rate = raw.admitted_last_minute / 60
     queued_now = 0 if raw.sold_out else waiting  # at sell-out everyone in line is told
     return EventFigures(
         event_id=event_id,
-        joined=c["joined"],
+        joined=c.joined,
         queued_now=queued_now,
-        admitted=c["admitted"],
-        in_checkout_now=max(c["admitted"] - c["completed"] - c["expired"] - c["cancelled"], 0),
-        completed=c["completed"],
-        expired=c["expired"],
-        cancelled=c["cancelled"],
-        left=c["left"],
+        admitted=c.admitted,
+        in_checkout_now=max(c.admitted - c.completed - c.expired - c.cancelled, 0),
+        completed=c.completed,
+        expired=c.expired,
+        cancelled=c.cancelled,
+        left=c.left,
         sold_out=raw.sold_out,
         sold_out_in_line=waiting if raw.sold_out else 0,
         tickets_total=raw.tickets_total,
         tickets_sold=raw.tickets_sold,
         tickets_left=max(raw.tickets_total - raw.tickets_sold, 0),
-        conversion_rate=c["completed"] / c["admitted"] if c["admitted"] else 0.0,
+        conversion_rate=c.completed / c.admitted if c.admitted else 0.0,
         wait_seconds=_seconds(raw.waits_ms),
         checkout_seconds=_seconds(raw.checkout_ms),
         admission_rate_per_second=rate,
@@ -88,3 +66,7 @@ class StatsService:
 
     async def events(self) -> list[str]:
         return await self._store.event_ids()
+
+    async def apply(self, changes: Sequence[Change]) -> None:
+        """What the stream told, recorded; each change counts once however often it comes."""
+        await self._store.apply(changes)

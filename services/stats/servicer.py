@@ -9,8 +9,8 @@ import grpc
 
 from common.kafka.messages import timestamp_ms
 from common.kafka.taskpool import PoolState
-from stats.repository import SessionFacts
-from stats.service import EventFigures, StatsService
+from stats.models import EventFigures, SessionFacts
+from stats.service import StatsService
 from waitroomapi.stats.v1 import stats_pb2 as pb
 from waitroomapi.stats.v1 import stats_pb2_grpc as pb_grpc
 

@@ -417,6 +417,34 @@ async def test_concurrent_purchases_never_sell_a_ticket_twice(
     await checkout_channel.close()
 
 
+async def test_checkout_stores_only_what_its_scripts_read(
+    start_server, start_checkout, channel_to, event_id, redis
+):
+    wr, _, channel, checkout_channel = await loop_servers(
+        start_server, start_checkout, channel_to, queue_processor_enabled=False
+    )
+    await create_event(channel, event_id, tickets=10)
+    assert await until(lambda: _configured(redis, event_id))
+    checkout = cpb_grpc.CheckoutServiceStub(checkout_channel)
+    request = cpb.CompletePurchaseRequest(
+        checkout_token=wr.signer.sign(claims(event_id)), quantity=1, payment_reference="p-1"
+    )
+    await checkout.CompletePurchase(request)
+    config = await redis.hkeys(f"checkout:{{{event_id}}}:config")
+    hold = await redis.hkeys(f"checkout:{{{event_id}}}:hold:{'T' * 22}")
+    assert set(config) == {"version", "total", "available", "sold", "per_hold"}
+    assert set(hold) == {
+        "status",
+        "user_id",
+        "quantity",
+        "expires_at",
+        "order_id",
+        "payment_reference",
+        "purchased",
+    }
+    await checkout_channel.close()
+
+
 async def test_a_replayed_or_older_event_updated_changes_nothing(
     start_server, start_checkout, event_id, redis
 ):

@@ -2,9 +2,12 @@
 
 from dataclasses import dataclass, field
 
+from checkout.models import Hold, Holder, HoldStatus, Order, Refusal, UnknownEventError
 from common.kafka.outbox import OutboxEntry
 from common.kafka.publisher import PublishError, Record
-from waitroom.event_settings import Finish, Refusal, refused
+from common.tokens.signing import CheckoutClaims, InvalidTokenError
+from waitroom.event_settings import Finish, refused
+from waitroom.event_settings import Refusal as LineRefusal
 from waitroom.models import (
     AdmissionResult,
     Defaults,
@@ -34,7 +37,7 @@ class FakeQueueStore:
 
     async def join(self, event_id, user_id, token, now_ms, ttl_s, lottery):
         if self.state != "open":
-            raise refused(event_id, Refusal(self.state), joining=True)
+            raise refused(event_id, LineRefusal(self.state), joining=True)
         self.joins.append((user_id, token, lottery))
         return JoinOutcome(
             token, Status.QUEUED, len(self.joins) - 1, len(self.joins), self.opens_at_ms
@@ -126,3 +129,56 @@ class FakeAdmissionStore:
         if event_id in self.failing:
             raise ConnectionError("redis hiccup")
         return AdmissionResult(admitted=2, reaped=0, queue_length=5, processing=2)
+
+
+@dataclass
+class FakeVerifier:
+    """Checkout's token check: a known token's claims, anything else refused."""
+
+    claims: dict[str, CheckoutClaims] = field(default_factory=dict)
+
+    async def verify(self, token, allow_expired=False):
+        if token not in self.claims:
+            raise InvalidTokenError("not a token this fake knows")
+        return self.claims[token]
+
+
+@dataclass
+class FakeHoldStore:
+    """Just enough of checkout's repository for the service's rules."""
+
+    hold_status: HoldStatus = HoldStatus.HELD
+    quantity: int = 2
+    refusal: Refusal | None = None
+    settings_known: bool = True
+    holds_made: list[tuple[Holder, str]] = field(default_factory=list)
+
+    async def hold(self, holder, per_hold, now_ms):
+        if not self.settings_known:
+            raise UnknownEventError(holder.event_id)
+        return Hold(
+            holder.session_id,
+            holder.event_id,
+            self.hold_status,
+            self.quantity,
+            holder.expires_at_ms,
+        )
+
+    async def hold_once(self, holder, per_hold, now_ms, message_id):
+        if not self.settings_known:
+            raise UnknownEventError(holder.event_id)
+        self.holds_made.append((holder, message_id))
+        return True
+
+    async def purchase(self, holder, quantity, payment_reference, order_id, now_ms):
+        return self.refusal or Order(order_id, quantity)
+
+
+@dataclass
+class FakeStatsStore:
+    """Stats' repository as far as applying goes: it remembers each batch."""
+
+    batches: list[list] = field(default_factory=list)
+
+    async def apply(self, changes):
+        self.batches.append(list(changes))

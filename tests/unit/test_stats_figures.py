@@ -1,15 +1,20 @@
+from types import SimpleNamespace
+
 import pytest
 
+from common.kafka import topics
+from common.kafka.messages import to_json
 from common.kafka.records import PoisonMessageError
-from stats.consumer import change_of
-from stats.repository import RawFigures
-from stats.service import derive
+from stats.consumer import StatsHandler, change_of
+from stats.models import Change, ChangeKind, Counts, RawFigures
+from stats.service import StatsService, derive
+from tests.unit.fakes import FakeStatsStore
+from waitroomapi.events.v1 import events_pb2
 
 
 def raw(**counts):
-    base = dict.fromkeys(("joined", "admitted", "completed", "expired", "cancelled", "left"), 0)
     return RawFigures(
-        counts={**base, **counts},
+        counts=Counts(**counts),
         tickets_total=100,
         tickets_sold=30,
         sold_out=False,
@@ -55,3 +60,13 @@ def test_at_sell_out_nobody_is_queued_and_the_rest_are_told():
 def test_garbage_is_poison(value):
     with pytest.raises(PoisonMessageError):
         change_of("QUEUE_JOINED", value)
+
+
+async def test_a_batch_is_applied_through_the_service_and_its_poison_handed_back():
+    store = FakeStatsStore()
+    sold_out = events_pb2.EventSoldOut(message_id="m1", event_id="concert")
+    good = SimpleNamespace(topic=topics.EVENT_SOLD_OUT, value=to_json(sold_out))
+    bad = SimpleNamespace(topic=topics.QUEUE_JOINED, value=b"[]")
+    poison = await StatsHandler(StatsService(store, lambda: 0))([good, bad])
+    assert [record for record, _ in poison] == [bad]
+    assert store.batches == [[Change(ChangeKind.SOLD_OUT, "concert")]]

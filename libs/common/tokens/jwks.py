@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import jwt
 
-from common.tokens.signing import CheckoutClaims, InvalidTokenError, TokenVerifier
+from common.tokens.signing import CheckoutClaims, InvalidTokenError, TokenVerifier, UnknownKeyError
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +40,8 @@ class JwksVerifier:
             raise InvalidTokenError("verification keys are not loaded yet")
         try:
             return self._verifier.verify(token, allow_expired)
-        except InvalidTokenError as error:
-            if "unknown key" not in str(error) or not await self._refresh_if(stale=True):
+        except UnknownKeyError:
+            if not await self._refresh_if(stale=True):
                 raise
             return self._verifier.verify(token, allow_expired)  # a rotated key: the fresh set
 

@@ -48,6 +48,10 @@ class InvalidTokenError(Exception):
     """The token is forged, expired, malformed, or signed by an unknown key."""
 
 
+class UnknownKeyError(InvalidTokenError):
+    """The token's kid names no key we hold: a rotation may have added it."""
+
+
 def load_private_key(pem: bytes) -> Ed25519PrivateKey:
     key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(key, Ed25519PrivateKey):
@@ -166,12 +170,12 @@ class TokenVerifier:
                 pass  # another key's token, or a forged one: the kid decides below
             else:
                 if complete["header"].get("kid") != self._current.key_id:
-                    raise InvalidTokenError("token signed by an unknown key")
+                    raise UnknownKeyError("token signed by an unknown key")
                 return cast(dict[str, Any], complete["payload"])
         kid = jwt.get_unverified_header(token).get("kid")
         key = self._keys.get(kid) if isinstance(kid, str) else None
         if key is None:
-            raise InvalidTokenError("token signed by an unknown key")
+            raise UnknownKeyError("token signed by an unknown key")
         if key is self._current:  # a forgery under the current kid: checked once is enough
             raise jwt.InvalidSignatureError("Signature verification failed")
         return cast(dict[str, Any], self._decode(token, key, allow_expired)["payload"])

@@ -1,9 +1,13 @@
--- Gives a held hold back; its tickets return to the inventory. Idempotent.
--- KEYS: config, hold, holds, outbox, waiting    ARGV: token, now_ms, session_id, hold_prefix
+-- Gives a held hold back; its tickets return to the inventory and go to waiting holds first.
+-- Idempotent: a hold no longer held is left as it is.
+-- KEYS[1] config    KEYS[2] hold    KEYS[3] holds    KEYS[4] outbox    KEYS[5] waiting
+-- ARGV[1] token     ARGV[2] now_ms  ARGV[3] session_id
+-- ARGV[4] hold_prefix (the hash-tagged `checkout:{E}:hold:`)
+-- Returns 'cancelled', the status of a hold no longer held, or 'no_hold'.
 local h = redis.call('HMGET', KEYS[2], 'status', 'quantity', 'user_id')
 if not h[1] then return 'no_hold' end
 if h[1] ~= 'held' then return h[1] end
-redis.call('HSET', KEYS[2], 'status', 'cancelled', 'ended_at', ARGV[2])
+redis.call('HSET', KEYS[2], 'status', 'cancelled')
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'available', tonumber(h[2]))

@@ -3,8 +3,13 @@
 -- come back (cancelled, expired, or bought in smaller numbers).
 -- Called for QUEUE_READY (with a seen key, so a replay changes nothing) and for a valid
 -- token presented before its QUEUE_READY arrived.
--- KEYS: config, hold, holds, outbox, seen, waiting
--- ARGV: token, user_id, expires_at_ms, per_hold, now_ms, seen_ttl_s, session_id, check_seen
+-- KEYS[1] config    KEYS[2] hold (hash)    KEYS[3] holds (sorted set, by deadline)
+-- KEYS[4] outbox    KEYS[5] seen (the message's idempotency key)
+-- KEYS[6] waiting   holds with no ticket yet
+-- ARGV[1] token     ARGV[2] user_id    ARGV[3] expires_at_ms    ARGV[4] per_hold
+-- ARGV[5] now_ms    ARGV[6] seen_ttl_s ARGV[7] session_id       ARGV[8] check_seen ('1'/'0')
+-- Returns {'created'|'existing', status, quantity, expires_at_ms, order_id},
+-- {'duplicate'} for a replayed message, or {'unknown_event'} before the event's settings.
 if ARGV[8] == '1' and redis.call('EXISTS', KEYS[5]) == 1 then return {'duplicate'} end
 local cfg = redis.call('HMGET', KEYS[1], 'total', 'available', 'sold_out')
 if not cfg[1] then return {'unknown_event'} end
@@ -21,7 +26,7 @@ elseif cfg[3] == '1' then
   status, reason, quantity = 'sold_out', 'sold_out', 0
 end
 redis.call('HSET', KEYS[2], 'status', status, 'user_id', ARGV[2], 'quantity', quantity,
-  'expires_at', expires, 'created_at', now)
+  'expires_at', expires)
 redis.call('EXPIRE', KEYS[2], math.floor(math.max(expires - now, 0) / 1000) + 86400)
 if status == 'held' then
   redis.call('ZADD', KEYS[3], expires, ARGV[1])

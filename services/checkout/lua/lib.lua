@@ -1,4 +1,6 @@
 -- Prepended to every checkout script: hand tickets that came back to holds waiting for them.
+-- Hold keys are built only as hold_prefix .. token, where hold_prefix is the hash-tagged
+-- `checkout:{E}:hold:` the caller passed: every key lands in the event's slot.
 
 -- Gives available tickets to the oldest holds that got none, up to per_hold each.
 local function refill(config, waiting, hold_prefix, now)
@@ -24,7 +26,7 @@ local function close_waiting(waiting, holds, outbox, hold_prefix, session_prefix
     local key = hold_prefix .. token
     local h = redis.call('HMGET', key, 'status', 'user_id')
     if h[1] == 'held' then
-      redis.call('HSET', key, 'status', 'sold_out', 'ended_at', now)
+      redis.call('HSET', key, 'status', 'sold_out')
       redis.call('ZREM', holds, token)
       redis.call('XADD', outbox, '*', 'kind', 'expired', 'session', session_prefix .. token,
         'user', h[2], 'at', now, 'reason', 'sold_out')

@@ -1,8 +1,13 @@
 -- Completes the purchase of a held hold; a retry with the same payment reference returns the
--- same order; a hold completes at most one purchase. Sells the last ticket -> EVENT_SOLD_OUT.
--- KEYS: config, hold, holds, outbox, waiting
--- ARGV: token, quantity, payment_reference, new_order_id, now_ms, session_id, hold_prefix,
---       session_prefix
+-- same order; a hold completes at most one purchase. Selling the last ticket queues
+-- EVENT_SOLD_OUT and ends the holds still waiting; otherwise unbought tickets go to them.
+-- KEYS[1] config    KEYS[2] hold    KEYS[3] holds    KEYS[4] outbox    KEYS[5] waiting
+-- ARGV[1] token     ARGV[2] quantity    ARGV[3] payment_reference    ARGV[4] new_order_id
+-- ARGV[5] now_ms    ARGV[6] session_id
+-- ARGV[7] hold_prefix (the hash-tagged `checkout:{E}:hold:`)
+-- ARGV[8] session_prefix (`E~`, for the session ids of waiting holds)
+-- Returns {'ok', order_id, quantity}, or a refusal: {'used'}, {'too_many', held},
+-- {'no_hold'}, or the status of a hold no longer held ({'expired'}, {'cancelled'}, ...).
 local h = redis.call('HMGET', KEYS[2], 'status', 'quantity', 'expires_at', 'order_id',
   'payment_reference', 'purchased', 'user_id')
 if not h[1] then return {'no_hold'} end
@@ -17,7 +22,7 @@ local quantity, held = tonumber(ARGV[2]), tonumber(h[2])
 if quantity > held then return {'too_many', held} end  -- a hold of 0 is still waiting
 
 redis.call('HSET', KEYS[2], 'status', 'completed', 'order_id', ARGV[4], 'payment_reference',
-  ARGV[3], 'purchased', quantity, 'completed_at', now)
+  ARGV[3], 'purchased', quantity)
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'available', held - quantity)
 local sold = redis.call('HINCRBY', KEYS[1], 'sold', quantity)

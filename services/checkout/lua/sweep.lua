@@ -1,5 +1,8 @@
--- Expires holds past their deadline and returns their tickets.
--- KEYS: config, holds, outbox, waiting    ARGV: now_ms, hold_key_prefix, session_id_prefix, limit
+-- Expires up to `limit` holds past their deadline; their tickets go to waiting holds first.
+-- KEYS[1] config    KEYS[2] holds (by deadline)    KEYS[3] outbox    KEYS[4] waiting
+-- ARGV[1] now_ms    ARGV[2] hold_prefix (the hash-tagged `checkout:{E}:hold:`)
+-- ARGV[3] session_prefix (`E~`)    ARGV[4] limit
+-- Returns the number of holds expired.
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
 local expired = 0
 for _, token in ipairs(due) do
@@ -8,7 +11,7 @@ for _, token in ipairs(due) do
   local key = ARGV[2] .. token
   local h = redis.call('HMGET', key, 'status', 'quantity', 'user_id')
   if h[1] == 'held' then
-    redis.call('HSET', key, 'status', 'expired', 'ended_at', ARGV[1])
+    redis.call('HSET', key, 'status', 'expired')
     redis.call('HINCRBY', KEYS[1], 'available', tonumber(h[2]))
     redis.call('XADD', KEYS[3], '*', 'kind', 'expired', 'session', ARGV[3] .. token,
       'user', h[3], 'at', ARGV[1], 'reason', 'timeout')

@@ -1,11 +1,14 @@
 -- Applies a batch of one event's messages to its statistics. Every change is a set membership
 -- or a first-write, so a replayed message counts once and the figures do not depend on order
 -- (within a batch or across batches).
--- KEYS: 1 config, 2 joined, 3 admitted, 4 completed, 5 expired, 6 cancelled, 7 left,
---       8 waits, 9 checkout_times, 10 admitted_times,
---       then per message: its session, its user's sessions
--- ARGV: per message: kind, session_id, user_id, at_ms, value (quantity / version), reason,
---       tickets
+-- Every key is stats:{E}:..., of the one event the batch is for; none is built here.
+-- KEYS[1] config (version, tickets_total, tickets_sold, sold_out)
+-- KEYS[2..7] the sessions that joined, were admitted, completed, expired, cancelled, left (sets)
+-- KEYS[8] waits, KEYS[9] checkout_times (ms, by session), KEYS[10] admitted_times (by time)
+-- then two per message: its session (hash), its user's sessions (set)
+-- ARGV: seven per message: kind (models.ChangeKind), session_id, user_id, at_ms,
+--       value (tickets bought, or the settings' version), reason, tickets (the total)
+-- Returns the number of messages applied.
 local EVENT_KEYS, FIELDS = 10, 7
 
 local function ended(set, name, sid, session, at)
