@@ -93,11 +93,6 @@ class StatsServer(ServiceProcess):
                     self._draining.wait(), self.settings.stats_metrics_refresh_seconds
                 )
 
-    async def _connect(self) -> None:
-        await self.repository.ping()
-        await self.publisher.start()
-        await self.consumer.start()
-
     async def drain(self) -> None:
         """The pool finishes or hands back its work, and only finished work is committed."""
         self._draining.set()

@@ -29,9 +29,9 @@ def run(main: Coroutine[Any, Any, None]) -> None:
 
 
 def freeze_startup_objects() -> None:
-    """Keeps what startup made (modules, descriptors, clients: ~85,000 objects) out of every
-    later garbage collection. A full collection over them took 90-140 ms here, every few
-    seconds under load, stalling every call in flight; afterwards it takes 1-2 ms."""
+    """Keeps what startup made (modules, descriptors, clients) out of every later garbage
+    collection: a full collection over those many objects stalls every call in flight, and
+    under load one comes every few seconds."""
     gc.freeze()
 
 
