@@ -18,12 +18,13 @@ from checkout.worker import CheckoutWorker
 from common.kafka.consumer import ConsumerMetrics, EventConsumer
 from common.kafka.outbox import OutboxRelay, OutboxStream
 from common.kafka.publisher import Publisher, Record
+from common.process.grpc_calls import add_service
 from common.process.grpc_server import Health, create_server
 from common.process.http import HttpServer
 from common.process.lifecycle import ServiceProcess, now_ms, run_until_signal
 from common.redis.client import connect
 from common.tokens.jwks import JwksVerifier
-from waitroomapi.checkout.v1 import checkout_pb2, checkout_pb2_grpc
+from waitroomapi.checkout.v1 import checkout_pb2
 
 logger = logging.getLogger(__name__)
 SERVICE_NAMES = tuple(s.full_name for s in checkout_pb2.DESCRIPTOR.services_by_name.values())
@@ -81,11 +82,11 @@ class CheckoutServer(ServiceProcess):
         )
         health = Health(SERVICE_NAMES)
         grpc_server = create_server(health, SERVICE_NAMES, reuse_port=False)
-        checkout_pb2_grpc.add_CheckoutServiceServicer_to_server(
+        add_service(
+            grpc_server,
             CheckoutServicer(
                 CheckoutService(self.repository, self.verifier, per_hold, now_ms), self.metrics
             ),
-            grpc_server,
         )
         super().__init__(
             grpc_server,

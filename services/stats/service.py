@@ -17,6 +17,10 @@ class Store(Protocol):
     async def event_ids(self) -> list[str]: ...
 
 
+class NotFoundError(Exception):
+    """Stats has seen nothing of this event."""
+
+
 @dataclass(frozen=True, slots=True)
 class EventFigures:
     event_id: str
@@ -79,7 +83,10 @@ class StatsService:
 
     async def event(self, event_id: str) -> EventFigures:
         validate_id("event_id", event_id)
-        return derive(event_id, await self._store.figures(event_id, self._now()))
+        raw = await self._store.figures(event_id, self._now())
+        if not any(raw.counts.values()) and event_id not in await self._store.event_ids():
+            raise NotFoundError(f"stats has seen nothing of event {event_id!r}")
+        return derive(event_id, raw)
 
     async def user(self, user_id: str, event_id: str) -> list[SessionFacts]:
         validate_id("user_id", user_id)

@@ -12,6 +12,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from common.kafka.consumer import ConsumerMetrics, EventConsumer
 from common.kafka.outbox import OutboxRelay, OutboxStream
 from common.kafka.publisher import Publisher, Record
+from common.process.grpc_calls import add_service
 from common.process.grpc_server import Health, create_server
 from common.process.http import HttpServer
 from common.process.lifecycle import ServiceProcess, now_ms, run, run_until_signal
@@ -33,7 +34,7 @@ from waitroom.relay import WaitroomOutbox
 from waitroom.repository import WaitroomRepository, key
 from waitroom.service import Defaults, EventAdmin, QueueService
 from waitroom.servicer import AdminServicer, WaitroomServicer
-from waitroomapi.waitroom.v1 import waitroom_pb2, waitroom_pb2_grpc
+from waitroomapi.waitroom.v1 import waitroom_pb2
 
 logger = logging.getLogger(__name__)
 # Every replica's processor hears the others' hints here (an opening, a line to relay).
@@ -126,7 +127,8 @@ class WaitroomServer(ServiceProcess):
         )
         health = Health(SERVICE_NAMES)
         grpc_server = create_server(health, SERVICE_NAMES, reuse_port=worker is not None)
-        waitroom_pb2_grpc.add_WaitroomServiceServicer_to_server(
+        add_service(
+            grpc_server,
             WaitroomServicer(
                 QueueService(
                     self.repository, self.signer, defaults, now_ms, self.processor.relay_later
@@ -134,15 +136,14 @@ class WaitroomServer(ServiceProcess):
                 lambda: self.processor.status,
                 self.metrics,
             ),
-            grpc_server,
         )
-        waitroom_pb2_grpc.add_AdminServiceServicer_to_server(
+        add_service(
+            grpc_server,
             AdminServicer(
                 EventAdmin(self.repository, defaults, now_ms, self.processor.admit_soon),
                 admin_token,
                 self.metrics,
             ),
-            grpc_server,
         )
         http = HttpServer(
             self.registry if worker is None else workers_registry(),

@@ -207,7 +207,11 @@ async def settled(stub, event_id, expected, within=30.0) -> dict:
     deadline = time.monotonic() + within
     seen = {}
     while time.monotonic() < deadline:
-        seen = observed(await stub.GetEventStats(pb.GetEventStatsRequest(event_id=event_id)))
+        try:
+            seen = observed(await stub.GetEventStats(pb.GetEventStatsRequest(event_id=event_id)))
+        except grpc.aio.AioRpcError as error:  # NOT_FOUND until the first record is applied
+            if error.code() != grpc.StatusCode.NOT_FOUND:
+                raise
         if seen == expected:
             break
         await asyncio.sleep(0.2)
