@@ -15,7 +15,8 @@ from checkout.repository import CheckoutRepository, key
 from checkout.service import CheckoutService
 from checkout.servicer import CheckoutServicer
 from checkout.worker import CheckoutWorker
-from common.kafka.consumer import ConsumerMetrics, EventConsumer
+from common.kafka.consumer import EACH_RECORD, ConsumerMetrics, EventConsumer
+from common.kafka.handlers import each_record
 from common.kafka.outbox import OutboxRelay, OutboxStream
 from common.kafka.publisher import Publisher, Record
 from common.process.grpc_calls import add_service
@@ -52,14 +53,20 @@ class CheckoutServer(ServiceProcess):
             f"checkout-{instance}",
         )
         per_hold = settings.checkout_tickets_per_hold
+        retry_delay = 0.2  # the config engineer's CHECKOUT_RETRY_DELAY takes its place
         self.consumer = EventConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.checkout_consumer_group,
             topic_names=TOPICS,
-            handler=CheckoutHandlers(self.repository, self.verifier, per_hold, now_ms),
+            handler=each_record(
+                CheckoutHandlers(self.repository, self.verifier, per_hold, now_ms),
+                settings.checkout_retry_attempts,
+                retry_delay,
+            ),
             dead_letters=self.publisher,
             metrics=ConsumerMetrics(self.registry, "checkout"),
-            retry_attempts=settings.checkout_retry_attempts,
+            retry_delays=(retry_delay,),
+            **EACH_RECORD,
             offset_reset=settings.kafka_offset_reset,
         )
         relay = OutboxRelay(
@@ -112,11 +119,10 @@ class CheckoutServer(ServiceProcess):
         await asyncio.gather(self.consumer.run(), self.worker.run())
 
     async def drain(self) -> None:
-        self.consumer.stop()
         self.worker.stop()
+        await self.consumer.stop()
 
     async def close(self) -> None:
-        await self.consumer.close()
         await self.publisher.stop()
         await self.redis.aclose()
 

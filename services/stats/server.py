@@ -6,8 +6,7 @@ import logging
 
 from prometheus_client import CollectorRegistry
 
-from common.kafka.consumer import ConsumerMetrics
-from common.kafka.pooled_consumer import PooledConsumer
+from common.kafka.consumer import ConsumerMetrics, EventConsumer
 from common.kafka.publisher import Publisher
 from common.process.grpc_calls import add_service
 from common.process.grpc_server import Health, create_server
@@ -41,7 +40,7 @@ class StatsServer(ServiceProcess):
         self.publisher = Publisher(
             settings.kafka_bootstrap_servers, settings.kafka_send_timeout_seconds, "stats"
         )
-        self.consumer = PooledConsumer(
+        self.consumer = EventConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.stats_consumer_group,
             topic_names=TOPICS,

@@ -9,7 +9,8 @@ from collections import Counter
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from common.kafka.consumer import ConsumerMetrics, EventConsumer
+from common.kafka.consumer import EACH_RECORD, ConsumerMetrics, EventConsumer
+from common.kafka.handlers import each_record
 from common.kafka.outbox import OutboxRelay, OutboxStream
 from common.kafka.publisher import Publisher, Record
 from common.process.grpc_calls import add_service
@@ -115,14 +116,20 @@ class WaitroomServer(ServiceProcess):
             now_ms,
             self.broadcast.send,
         )
+        retry_delay = settings.queue_retry_delay.total_seconds()
         self.consumer = EventConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.waitroom_consumer_group,
             topic_names=TOPICS,
-            handler=WaitroomHandlers(self.repository, now_ms),
+            handler=each_record(
+                WaitroomHandlers(self.repository, now_ms),
+                settings.queue_retry_attempts,
+                retry_delay,
+            ),
             dead_letters=self.publisher,
             metrics=ConsumerMetrics(self.registry, "waitroom"),
-            retry_attempts=settings.queue_retry_attempts,
+            retry_delays=(retry_delay,),
+            **EACH_RECORD,
             offset_reset=settings.kafka_offset_reset,
         )
         health = Health(SERVICE_NAMES)
@@ -180,11 +187,10 @@ class WaitroomServer(ServiceProcess):
     async def drain(self) -> None:
         """The processor finishes its cycle within QUEUE_SHUTDOWN_TIMEOUT; the consumer stops."""
         self.processor.stop()
-        self.consumer.stop()
         self.broadcast.stop()
+        await self.consumer.stop()
 
     async def close(self) -> None:
-        await self.consumer.close()
         await self.publisher.stop()
         await self.redis.aclose()
 
