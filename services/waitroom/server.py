@@ -187,7 +187,7 @@ class WaitroomServer(ServiceProcess):
     async def drain(self) -> None:
         """The processor finishes its cycle within QUEUE_SHUTDOWN_TIMEOUT; the consumer stops."""
         self.processor.stop()
-        self.broadcast.stop()
+        await self.broadcast.stop()
         await self.consumer.stop()
 
     async def close(self) -> None:

@@ -18,7 +18,6 @@ import functools
 import logging
 import time
 from collections.abc import Sequence
-from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
@@ -29,6 +28,7 @@ from common.kafka.offsets import OffsetTracker
 from common.kafka.outcomes import ConsumerMetrics, Outcomes
 from common.kafka.publisher import Publisher
 from common.kafka.taskpool import Task, TaskPool
+from common.process.resource import Resource
 
 __all__ = ["EACH_RECORD", "ConsumerMetrics", "EventConsumer"]
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ EACH_RECORD = {"workers": 2, "capacity": 4, "batch_size": 500}
 Fetched = list[tuple[TopicPartition, ConsumerRecord[bytes, bytes]]]
 
 
-class EventConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
+class EventConsumer(Resource, ConsumerRebalanceListener):  # type: ignore[misc]
     """start(), run() until stop(); or `async with`. stop() may be called any number of times."""
 
     def __init__(
@@ -86,18 +86,6 @@ class EventConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         await asyncio.wait_for(self._consumer.start(), STARTUP_SECONDS)
         self._consumer.subscribe(self._topics, listener=self)
         self.pool.start()
-
-    async def __aenter__(self) -> "EventConsumer":
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def wait_assigned(self) -> None:
         """Returns once this consumer has its partitions and their positions (tests wait for it)."""
