@@ -134,6 +134,7 @@ class WaitroomServer(ServiceProcess):
         )
         health = Health(SERVICE_NAMES)
         grpc_server = create_server(health, SERVICE_NAMES, reuse_port=worker is not None)
+        admin = EventAdmin(self.repository, defaults, now_ms, self.processor.admit_soon)
         add_service(
             grpc_server,
             WaitroomServicer(
@@ -142,16 +143,11 @@ class WaitroomServer(ServiceProcess):
                 ),
                 lambda: self.processor.status,
                 self.metrics,
+                instance,
+                admin.list,
             ),
         )
-        add_service(
-            grpc_server,
-            AdminServicer(
-                EventAdmin(self.repository, defaults, now_ms, self.processor.admit_soon),
-                admin_token,
-                self.metrics,
-            ),
-        )
+        add_service(grpc_server, AdminServicer(admin, admin_token, self.metrics))
         http = HttpServer(
             self.registry if worker is None else workers_registry(),
             settings.grpc_host,

@@ -1,7 +1,8 @@
 """gRPC adapters: proto <-> domain, domain errors -> status codes."""
 
 import hmac
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -25,6 +26,7 @@ from waitroom.service import EventAdmin, QueueService
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 
+logger = logging.getLogger(__name__)
 _STATUS = {status: pb.SessionStatus.Value(f"SESSION_STATUS_{status.name}") for status in Status}
 _STATE = {state: pb.EventState.Value(f"EVENT_STATE_{state.name}") for state in EventState}
 _ACTION = {
@@ -60,9 +62,14 @@ class WaitroomServicer(pb_grpc.WaitroomServiceServicer):
         queue: QueueService,
         processor_status: Callable[[], ProcessorStatus],
         metrics: WaitroomMetrics,
+        instance: str = "",
+        events: Callable[[], Awaitable[list[EventView]]] | None = None,
     ) -> None:
+        """instance: this serving process's name; events: every event (EventAdmin.list)."""
         self._queue = queue
         self._processor_status = processor_status
+        self._instance = instance
+        self._events = events
         self.calls = calls_of(metrics)
 
     async def JoinQueue(
@@ -106,14 +113,27 @@ class WaitroomServicer(pb_grpc.WaitroomServiceServicer):
     async def HealthCheck(
         self, request: pb.HealthCheckRequest, context: grpc.aio.ServicerContext
     ) -> pb.HealthCheckResponse:
+        """This process's processor's figures, and the deployment's admitted total."""
         s = self._processor_status()
+        self.calls.count("HealthCheck", grpc.StatusCode.OK)
         return pb.HealthCheckResponse(
             running=s.running,
             started_at=_seconds_ts(s.started_at),
             last_processed=_seconds_ts(s.last_processed),
             total_admitted=s.total_admitted,
             error_count=s.error_count,
+            instance=self._instance,
+            all_admitted=await self._all_admitted(),
         )
+
+    async def _all_admitted(self) -> int | None:
+        if self._events is None:
+            return None
+        try:
+            return sum(view.total_admitted for view in await self._events())
+        except Exception as error:  # health still answers while Redis is away
+            logger.warning("HealthCheck could not read the events: %r", error)
+            return None
 
 
 def _event(view: EventView) -> pb.Event:
