@@ -130,8 +130,8 @@ class EventConsumer(Resource, ConsumerRebalanceListener):  # type: ignore[misc]
         settings: Fetched = []
         rest: Fetched = []
         for partition, records in fetched.items():
-            first = settings if partition.topic == topics.EVENT_UPDATED else rest
-            first += [(partition, record) for record in records]
+            into = settings if partition.topic == topics.EVENT_UPDATED else rest
+            into += [(partition, record) for record in records]
         return settings, rest
 
     async def _wait_for_room(self) -> None:
