@@ -15,15 +15,17 @@ from checkout.repository import CheckoutRepository, key
 from checkout.service import CheckoutService
 from checkout.servicer import CheckoutServicer
 from checkout.worker import CheckoutWorker
-from common.kafka.consumer import ConsumerMetrics, EventConsumer
+from common.kafka.consumer import EACH_RECORD, ConsumerMetrics, EventConsumer
+from common.kafka.handlers import each_record
 from common.kafka.outbox import OutboxRelay, OutboxStream
 from common.kafka.publisher import Publisher, Record
+from common.process.grpc_calls import add_service
 from common.process.grpc_server import Health, create_server
 from common.process.http import HttpServer
 from common.process.lifecycle import ServiceProcess, now_ms, run_until_signal
 from common.redis.client import connect
 from common.tokens.jwks import JwksVerifier
-from waitroomapi.checkout.v1 import checkout_pb2, checkout_pb2_grpc
+from waitroomapi.checkout.v1 import checkout_pb2
 
 logger = logging.getLogger(__name__)
 SERVICE_NAMES = tuple(s.full_name for s in checkout_pb2.DESCRIPTOR.services_by_name.values())
@@ -52,15 +54,20 @@ class CheckoutServer(ServiceProcess):
         )
         per_hold = settings.checkout_tickets_per_hold
         checkout = CheckoutService(self.repository, self.verifier, per_hold, now_ms)
+        retry_delay = settings.checkout_retry_delay.total_seconds()
         self.consumer = EventConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.checkout_consumer_group,
             topic_names=TOPICS,
-            handler=CheckoutHandlers(checkout),
+            handler=each_record(
+                CheckoutHandlers(checkout),
+                settings.checkout_retry_attempts,
+                retry_delay,
+            ),
             dead_letters=self.publisher,
             metrics=ConsumerMetrics(self.registry, "checkout"),
-            retry_attempts=settings.checkout_retry_attempts,
-            retry_delay=settings.checkout_retry_delay.total_seconds(),
+            retry_delays=(retry_delay,),
+            **EACH_RECORD,
             offset_reset=settings.kafka_offset_reset,
         )
         relay = OutboxRelay(
@@ -83,9 +90,9 @@ class CheckoutServer(ServiceProcess):
         )
         health = Health(SERVICE_NAMES)
         grpc_server = create_server(health, SERVICE_NAMES, reuse_port=False)
-        checkout_pb2_grpc.add_CheckoutServiceServicer_to_server(
-            CheckoutServicer(checkout, self.metrics),
+        add_service(
             grpc_server,
+            CheckoutServicer(checkout, self.metrics),
         )
         super().__init__(
             grpc_server,
@@ -111,11 +118,10 @@ class CheckoutServer(ServiceProcess):
         await asyncio.gather(self.consumer.run(), self.worker.run())
 
     async def drain(self) -> None:
-        self.consumer.stop()
         self.worker.stop()
+        await self.consumer.stop()
 
     async def close(self) -> None:
-        await self.consumer.close()
         await self.publisher.stop()
         await self.redis.aclose()
 

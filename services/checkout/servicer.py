@@ -1,9 +1,5 @@
 """gRPC adapter of checkout: proto <-> domain, domain errors -> status codes."""
 
-import logging
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
 import grpc
 
 from checkout.metrics import CheckoutMetrics
@@ -17,20 +13,18 @@ from checkout.models import (
 )
 from checkout.service import CheckoutService
 from common.kafka.messages import timestamp_ms
+from common.process.grpc_calls import Calls
 from waitroomapi.checkout.v1 import checkout_pb2 as pb
 from waitroomapi.checkout.v1 import checkout_pb2_grpc as pb_grpc
 
-logger = logging.getLogger(__name__)
-T = TypeVar("T")
-
 _STATUS = {status: pb.HoldStatus.Value(f"HOLD_STATUS_{status.name}") for status in HoldStatus}
-_ERRORS: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
-    (ValueError, grpc.StatusCode.INVALID_ARGUMENT),
+_ERRORS = (
     (UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED),
     (PermissionDeniedError, grpc.StatusCode.PERMISSION_DENIED),
     (CatchingUpError, grpc.StatusCode.UNAVAILABLE),
     (FailedPreconditionError, grpc.StatusCode.FAILED_PRECONDITION),
 )
+UNAVAILABLE = "checkout is unavailable for a moment; retry"
 
 
 def _token(sent: str, context: grpc.aio.ServicerContext) -> str:
@@ -54,42 +48,25 @@ def _checkout(hold: Hold) -> pb.Checkout:
 
 
 class CheckoutServicer(pb_grpc.CheckoutServiceServicer):
+    service = pb.DESCRIPTOR.services_by_name["CheckoutService"]
+
     def __init__(self, checkout: CheckoutService, metrics: CheckoutMetrics) -> None:
         self._checkout = checkout
-        self._metrics = metrics
-
-    async def _call(
-        self, method: str, context: grpc.aio.ServicerContext, work: Callable[[], Awaitable[T]]
-    ) -> T:
-        code, message = grpc.StatusCode.OK, ""
-        try:
-            return await work()
-        except Exception as error:
-            code = next(
-                (c for kind, c in _ERRORS if isinstance(error, kind)), grpc.StatusCode.UNAVAILABLE
-            )
-            message = str(error)
-            if code is grpc.StatusCode.UNAVAILABLE and not isinstance(error, CatchingUpError):
-                logger.exception("%s failed", method)
-                message = "checkout is unavailable for a moment; retry"
-        finally:
-            self._metrics.requests.labels(method, code.name).inc()
-        await context.abort(code, message)
-        raise AssertionError("abort raises")
+        self.calls = Calls(_ERRORS, UNAVAILABLE, metrics.requests)
 
     async def GetCheckout(
         self, request: pb.GetCheckoutRequest, context: grpc.aio.ServicerContext
     ) -> pb.Checkout:
         token = _token(request.checkout_token, context)
         return _checkout(
-            await self._call("GetCheckout", context, lambda: self._checkout.get(token))
+            await self.calls.run("GetCheckout", context, lambda: self._checkout.get(token))
         )
 
     async def CompletePurchase(
         self, request: pb.CompletePurchaseRequest, context: grpc.aio.ServicerContext
     ) -> pb.CompletePurchaseResponse:
         token = _token(request.checkout_token, context)
-        order = await self._call(
+        order = await self.calls.run(
             "CompletePurchase",
             context,
             lambda: self._checkout.purchase(token, request.quantity, request.payment_reference),
@@ -101,5 +78,5 @@ class CheckoutServicer(pb_grpc.CheckoutServiceServicer):
     ) -> pb.Checkout:
         token = _token(request.checkout_token, context)
         return _checkout(
-            await self._call("CancelCheckout", context, lambda: self._checkout.cancel(token))
+            await self.calls.run("CancelCheckout", context, lambda: self._checkout.cancel(token))
         )

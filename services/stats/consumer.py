@@ -8,7 +8,7 @@ from aiokafka import ConsumerRecord
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from common.kafka import topics
-from common.kafka.pooled_consumer import Poison
+from common.kafka.handlers import Poison
 from common.kafka.records import PoisonMessageError, checked_id, checked_session, parse
 from stats.models import Change, ChangeKind
 from waitroomapi.events.v1 import events_pb2
@@ -34,7 +34,8 @@ class StatsHandler:
         self._stats = stats
 
     async def __call__(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Poison]:
-        changes, poison = [], []
+        changes: list[Change] = []
+        poison: list[Poison] = []
         for record in records:
             try:
                 changes.append(change_of(record.topic, record.value))

@@ -1,6 +1,6 @@
 """Every figure of every event as a Prometheus gauge with an event label, plus the pool's state."""
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from common.kafka.taskpool import PoolState
 from stats.models import EventFigures
@@ -26,6 +26,12 @@ FIGURES = (
 
 class StatsMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "stats_grpc_requests",
+            "gRPC calls by method and status code",
+            ["method", "code"],
+            registry=registry,
+        )
         self._figures = {
             name: Gauge(
                 f"stats_event_{name}",

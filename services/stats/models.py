@@ -4,6 +4,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
+class NotFoundError(Exception):
+    """Stats has seen nothing of this event."""
+
+
 class ChangeKind(StrEnum):
     """What a message did, in the words lua/apply.lua switches on."""
 

@@ -6,9 +6,9 @@ import logging
 
 from prometheus_client import CollectorRegistry
 
-from common.kafka.consumer import ConsumerMetrics
-from common.kafka.pooled_consumer import PooledConsumer
+from common.kafka.consumer import ConsumerMetrics, EventConsumer
 from common.kafka.publisher import Publisher
+from common.process.grpc_calls import add_service
 from common.process.grpc_server import Health, create_server
 from common.process.http import HttpServer
 from common.process.lifecycle import ServiceProcess, now_ms, run_until_signal
@@ -19,7 +19,7 @@ from stats.metrics import StatsMetrics
 from stats.repository import StatsRepository
 from stats.service import StatsService
 from stats.servicer import StatsServicer
-from waitroomapi.stats.v1 import stats_pb2, stats_pb2_grpc
+from waitroomapi.stats.v1 import stats_pb2
 
 logger = logging.getLogger(__name__)
 SERVICE_NAMES = tuple(s.full_name for s in stats_pb2.DESCRIPTOR.services_by_name.values())
@@ -40,7 +40,7 @@ class StatsServer(ServiceProcess):
         self.publisher = Publisher(
             settings.kafka_bootstrap_servers, settings.kafka_send_timeout.total_seconds(), "stats"
         )
-        self.consumer = PooledConsumer(
+        self.consumer = EventConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.stats_consumer_group,
             topic_names=TOPICS,
@@ -57,9 +57,13 @@ class StatsServer(ServiceProcess):
         )
         health = Health(SERVICE_NAMES)
         grpc_server = create_server(health, SERVICE_NAMES, reuse_port=False)
-        stats_pb2_grpc.add_StatsServiceServicer_to_server(
-            StatsServicer(self.stats, lambda: (self.consumer.pool.state(), self.consumer.paused)),
+        add_service(
             grpc_server,
+            StatsServicer(
+                self.stats,
+                lambda: (self.consumer.pool.state(), self.consumer.paused),
+                self.metrics.requests,
+            ),
         )
         self._draining = asyncio.Event()
         super().__init__(
@@ -92,11 +96,6 @@ class StatsServer(ServiceProcess):
                 await asyncio.wait_for(
                     self._draining.wait(), self.settings.stats_metrics_refresh.total_seconds()
                 )
-
-    async def _connect(self) -> None:
-        await self.repository.ping()
-        await self.publisher.start()
-        await self.consumer.start()
 
     async def drain(self) -> None:
         """The pool finishes or hands back its work, and only finished work is committed."""

@@ -5,7 +5,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from common.tokens.ids import validate_id
-from stats.models import Change, EventFigures, RawFigures, SessionFacts
+from stats.models import Change, Counts, EventFigures, NotFoundError, RawFigures, SessionFacts
 
 
 class Store(Protocol):
@@ -57,7 +57,10 @@ class StatsService:
 
     async def event(self, event_id: str) -> EventFigures:
         validate_id("event_id", event_id)
-        return derive(event_id, await self._store.figures(event_id, self._now()))
+        raw = await self._store.figures(event_id, self._now())
+        if raw.counts == Counts() and event_id not in await self._store.event_ids():
+            raise NotFoundError(f"stats has seen nothing of event {event_id!r}")
+        return derive(event_id, raw)
 
     async def user(self, user_id: str, event_id: str) -> list[SessionFacts]:
         validate_id("user_id", user_id)

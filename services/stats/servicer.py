@@ -1,21 +1,21 @@
 """gRPC adapter of stats: proto <-> figures, errors -> status codes."""
 
 import asyncio
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Callable
 
 import grpc
+from prometheus_client import Counter
 
 from common.kafka.messages import timestamp_ms
 from common.kafka.taskpool import PoolState
-from stats.models import EventFigures, SessionFacts
+from common.process.grpc_calls import Calls
+from stats.models import EventFigures, NotFoundError, SessionFacts
 from stats.service import StatsService
 from waitroomapi.stats.v1 import stats_pb2 as pb
 from waitroomapi.stats.v1 import stats_pb2_grpc as pb_grpc
 
-logger = logging.getLogger(__name__)
-T = TypeVar("T")
+_ERRORS = ((NotFoundError, grpc.StatusCode.NOT_FOUND),)
+UNAVAILABLE = "stats are unavailable for a moment; retry"
 
 
 def _figures(f: EventFigures) -> pb.EventStats:
@@ -60,43 +60,46 @@ def _session(s: SessionFacts) -> pb.UserSession:
 
 
 class StatsServicer(pb_grpc.StatsServiceServicer):
+    service = pb.DESCRIPTOR.services_by_name["StatsService"]
+
     def __init__(
         self,
         stats: StatsService,
         pool_state: Callable[[], tuple[PoolState, int]],
+        requests: Counter,
         interval: float = 1.0,
     ) -> None:
         self._stats = stats
         self._pool_state = pool_state
+        self.calls = Calls(_ERRORS, UNAVAILABLE, requests)
         self._interval = interval
-
-    async def _call(self, context: grpc.aio.ServicerContext, work: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await work()
-        except ValueError as error:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        except Exception:
-            logger.exception("stats call failed")
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "stats are unavailable; retry")
-        raise AssertionError("abort raises")
 
     async def GetEventStats(
         self, request: pb.GetEventStatsRequest, context: grpc.aio.ServicerContext
     ) -> pb.EventStats:
-        return _figures(await self._call(context, lambda: self._stats.event(request.event_id)))
+        figures = await self.calls.run(
+            "GetEventStats", context, lambda: self._stats.event(request.event_id)
+        )
+        return _figures(figures)
 
     async def WatchEventStats(
         self, request: pb.GetEventStatsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.EventStats]:
+        """Counted once, by how its first figures went; a failure later ends the stream too."""
+        first = True
         while True:
-            yield _figures(await self._call(context, lambda: self._stats.event(request.event_id)))
+            figures = await self.calls.run(
+                "WatchEventStats", context, lambda: self._stats.event(request.event_id), first
+            )
+            yield _figures(figures)
+            first = False
             await asyncio.sleep(self._interval)
 
     async def GetUserStats(
         self, request: pb.GetUserStatsRequest, context: grpc.aio.ServicerContext
     ) -> pb.UserStats:
-        sessions = await self._call(
-            context, lambda: self._stats.user(request.user_id, request.event_id)
+        sessions = await self.calls.run(
+            "GetUserStats", context, lambda: self._stats.user(request.user_id, request.event_id)
         )
         return pb.UserStats(
             user_id=request.user_id,
@@ -108,6 +111,7 @@ class StatsServicer(pb_grpc.StatsServiceServicer):
         self, request: pb.GetQueueStatsRequest, context: grpc.aio.ServicerContext
     ) -> pb.QueueStats:
         state, paused = self._pool_state()
+        self.calls.count("GetQueueStats", grpc.StatusCode.OK)
         return pb.QueueStats(
             queue_size=state.queue_size,
             capacity=state.capacity,

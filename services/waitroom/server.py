@@ -9,9 +9,11 @@ from collections import Counter
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from common.kafka.consumer import ConsumerMetrics, EventConsumer
+from common.kafka.consumer import EACH_RECORD, ConsumerMetrics, EventConsumer
+from common.kafka.handlers import each_record
 from common.kafka.outbox import OutboxRelay, OutboxStream
 from common.kafka.publisher import Publisher, Record
+from common.process.grpc_calls import add_service
 from common.process.grpc_server import Health, create_server
 from common.process.http import HttpServer
 from common.process.lifecycle import ServiceProcess, now_ms, run, run_until_signal
@@ -35,7 +37,7 @@ from waitroom.relay import WaitroomOutbox
 from waitroom.repository import WaitroomRepository, key
 from waitroom.service import CheckoutOutcomes, QueueService
 from waitroom.servicer import AdminServicer, WaitroomServicer
-from waitroomapi.waitroom.v1 import waitroom_pb2, waitroom_pb2_grpc
+from waitroomapi.waitroom.v1 import waitroom_pb2
 
 logger = logging.getLogger(__name__)
 # Every replica's processor hears the others' hints here (an opening, a line to relay).
@@ -116,37 +118,38 @@ class WaitroomServer(ServiceProcess):
             now_ms,
             self.broadcast.send,
         )
+        retry_delay = settings.queue_retry_delay.total_seconds()
         self.consumer = EventConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.waitroom_consumer_group,
             topic_names=TOPICS,
-            handler=WaitroomHandlers(CheckoutOutcomes(self.repository, now_ms)),
+            handler=each_record(
+                WaitroomHandlers(CheckoutOutcomes(self.repository, now_ms)),
+                settings.queue_retry_attempts,
+                retry_delay,
+            ),
             dead_letters=self.publisher,
             metrics=ConsumerMetrics(self.registry, "waitroom"),
-            retry_attempts=settings.queue_retry_attempts,
-            retry_delay=settings.queue_retry_delay.total_seconds(),
+            retry_delays=(retry_delay,),
+            **EACH_RECORD,
             offset_reset=settings.kafka_offset_reset,
         )
         health = Health(SERVICE_NAMES)
         grpc_server = create_server(health, SERVICE_NAMES, reuse_port=worker is not None)
-        waitroom_pb2_grpc.add_WaitroomServiceServicer_to_server(
+        admin = EventAdmin(self.repository, defaults, now_ms, self.processor.admit_soon)
+        add_service(
+            grpc_server,
             WaitroomServicer(
                 QueueService(
                     self.repository, self.signer, defaults, now_ms, self.processor.relay_later
                 ),
                 lambda: self.processor.status,
                 self.metrics,
+                instance,
+                admin.list,
             ),
-            grpc_server,
         )
-        waitroom_pb2_grpc.add_AdminServiceServicer_to_server(
-            AdminServicer(
-                EventAdmin(self.repository, defaults, now_ms, self.processor.admit_soon),
-                admin_token,
-                self.metrics,
-            ),
-            grpc_server,
-        )
+        add_service(grpc_server, AdminServicer(admin, admin_token, self.metrics))
         http = HttpServer(
             self.registry if worker is None else workers_registry(),
             settings.grpc_host,
@@ -182,11 +185,10 @@ class WaitroomServer(ServiceProcess):
     async def drain(self) -> None:
         """The processor finishes its cycle within QUEUE_SHUTDOWN_TIMEOUT; the consumer stops."""
         self.processor.stop()
-        self.consumer.stop()
-        self.broadcast.stop()
+        await self.broadcast.stop()
+        await self.consumer.stop()
 
     async def close(self) -> None:
-        await self.consumer.close()
         await self.publisher.stop()
         await self.redis.aclose()
 

@@ -3,12 +3,12 @@
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from common.kafka.messages import timestamp_ms
+from common.process.grpc_calls import Calls
 from waitroom.admin import EventAdmin
 from waitroom.metrics import WaitroomMetrics
 from waitroom.models import (
@@ -28,8 +28,6 @@ from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
-
 _STATUS = {status: pb.SessionStatus.Value(f"SESSION_STATUS_{status.name}") for status in Status}
 _STATE = {state: pb.EventState.Value(f"EVENT_STATE_{state.name}") for state in EventState}
 _ACTION = {
@@ -37,36 +35,16 @@ _ACTION = {
     pb.EVENT_ACTION_RESUME: EventAction.RESUME,
     pb.EVENT_ACTION_CLOSE: EventAction.CLOSE,
 }
-_ERRORS: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
-    (ValueError, grpc.StatusCode.INVALID_ARGUMENT),
+_ERRORS = (
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
     (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
     (FailedPreconditionError, grpc.StatusCode.FAILED_PRECONDITION),
 )
+UNAVAILABLE = "the waitroom is unavailable for a moment; retry"
 
 
-async def _call(
-    metrics: WaitroomMetrics,
-    method: str,
-    context: grpc.aio.ServicerContext,
-    work: Callable[[], Awaitable[T]],
-) -> T:
-    """Runs work and ends the call with a clear status on any failure, never a traceback."""
-    code, message = grpc.StatusCode.OK, ""
-    try:
-        return await work()
-    except Exception as error:
-        code = next(
-            (c for kind, c in _ERRORS if isinstance(error, kind)), grpc.StatusCode.UNAVAILABLE
-        )
-        message = str(error)
-        if code is grpc.StatusCode.UNAVAILABLE:
-            logger.exception("%s failed", method)
-            message = "the waitroom is unavailable for a moment; retry"
-    finally:
-        metrics.requests.labels(method, code.name).inc()
-    await context.abort(code, message)
-    raise AssertionError("abort raises")
+def calls_of(metrics: WaitroomMetrics) -> Calls:
+    return Calls(_ERRORS, UNAVAILABLE, metrics.requests)
 
 
 def _ts(ms: int) -> Timestamp | None:
@@ -78,24 +56,28 @@ def _seconds_ts(seconds: float) -> Timestamp | None:
 
 
 class WaitroomServicer(pb_grpc.WaitroomServiceServicer):
+    service = pb.DESCRIPTOR.services_by_name["WaitroomService"]
+
     def __init__(
         self,
         queue: QueueService,
         processor_status: Callable[[], ProcessorStatus],
         metrics: WaitroomMetrics,
+        instance: str = "",
+        events: Callable[[], Awaitable[list[EventView]]] | None = None,
     ) -> None:
+        """instance: this serving process's name; events: every event (EventAdmin.list)."""
         self._queue = queue
         self._processor_status = processor_status
-        self._metrics = metrics
+        self._instance = instance
+        self._events = events
+        self.calls = calls_of(metrics)
 
     async def JoinQueue(
         self, request: pb.JoinQueueRequest, context: grpc.aio.ServicerContext
     ) -> pb.JoinQueueResponse:
-        joined = await _call(
-            self._metrics,
-            "JoinQueue",
-            context,
-            lambda: self._queue.join(request.user_id, request.event_id),
+        joined = await self.calls.run(
+            "JoinQueue", context, lambda: self._queue.join(request.user_id, request.event_id)
         )
         return pb.JoinQueueResponse(
             session_id=joined.session_id,
@@ -107,8 +89,8 @@ class WaitroomServicer(pb_grpc.WaitroomServiceServicer):
     async def GetQueueStatus(
         self, request: pb.GetQueueStatusRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetQueueStatusResponse:
-        s = await _call(
-            self._metrics, "GetQueueStatus", context, lambda: self._queue.status(request.session_id)
+        s = await self.calls.run(
+            "GetQueueStatus", context, lambda: self._queue.status(request.session_id)
         )
         return pb.GetQueueStatusResponse(
             status=_STATUS[s.status],
@@ -124,22 +106,35 @@ class WaitroomServicer(pb_grpc.WaitroomServiceServicer):
     async def LeaveQueue(
         self, request: pb.LeaveQueueRequest, context: grpc.aio.ServicerContext
     ) -> pb.LeaveQueueResponse:
-        status = await _call(
-            self._metrics, "LeaveQueue", context, lambda: self._queue.leave(request.session_id)
+        status = await self.calls.run(
+            "LeaveQueue", context, lambda: self._queue.leave(request.session_id)
         )
         return pb.LeaveQueueResponse(status=_STATUS[status])
 
     async def HealthCheck(
         self, request: pb.HealthCheckRequest, context: grpc.aio.ServicerContext
     ) -> pb.HealthCheckResponse:
+        """This process's processor's figures, and the deployment's admitted total."""
         s = self._processor_status()
+        self.calls.count("HealthCheck", grpc.StatusCode.OK)
         return pb.HealthCheckResponse(
             running=s.running,
             started_at=_seconds_ts(s.started_at),
             last_processed=_seconds_ts(s.last_processed),
             total_admitted=s.total_admitted,
             error_count=s.error_count,
+            instance=self._instance,
+            all_admitted=await self._all_admitted(),
         )
+
+    async def _all_admitted(self) -> int | None:
+        if self._events is None:
+            return None
+        try:
+            return sum(view.total_admitted for view in await self._events())
+        except Exception as error:  # health still answers while Redis is away
+            logger.warning("HealthCheck could not read the events: %r", error)
+            return None
 
 
 def _event(view: EventView) -> pb.Event:
@@ -163,17 +158,20 @@ def _event(view: EventView) -> pb.Event:
 class AdminServicer(pb_grpc.AdminServiceServicer):
     """Every call needs `authorization: Bearer <admin token>`; without it, UNAUTHENTICATED."""
 
+    service = pb.DESCRIPTOR.services_by_name["AdminService"]
+
     def __init__(self, admin: EventAdmin, admin_token: str, metrics: WaitroomMetrics) -> None:
         self._admin = admin
         self._expected = f"Bearer {admin_token}".encode()
-        self._metrics = metrics
+        self.calls = calls_of(metrics)
 
     async def _authorize(self, method: str, context: grpc.aio.ServicerContext) -> None:
         sent = dict(context.invocation_metadata() or ()).get("authorization", "")
         sent_bytes = sent.encode() if isinstance(sent, str) else bytes(sent)
         if not hmac.compare_digest(sent_bytes, self._expected):
-            self._metrics.requests.labels(method, "UNAUTHENTICATED").inc()
-            await context.abort(
+            await self.calls.refuse(
+                method,
+                context,
                 grpc.StatusCode.UNAUTHENTICATED,
                 "admin calls need 'authorization: Bearer <WAITROOM_ADMIN_TOKEN>'",
             )
@@ -191,9 +189,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             tickets=request.tickets,
             state=EventState.OPEN,
         )
-        view = await _call(
-            self._metrics, "CreateEvent", context, lambda: self._admin.create(config)
-        )
+        view = await self.calls.run("CreateEvent", context, lambda: self._admin.create(config))
         return _event(view)
 
     async def UpdateEvent(
@@ -212,11 +208,8 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             opens_at_ms=request.opens_at.ToMilliseconds() if request.HasField("opens_at") else None,
             action=_ACTION.get(request.action),
         )
-        view = await _call(
-            self._metrics,
-            "UpdateEvent",
-            context,
-            lambda: self._admin.update(request.event_id, change),
+        view = await self.calls.run(
+            "UpdateEvent", context, lambda: self._admin.update(request.event_id, change)
         )
         return _event(view)
 
@@ -224,14 +217,12 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         self, request: pb.GetEventRequest, context: grpc.aio.ServicerContext
     ) -> pb.Event:
         await self._authorize("GetEvent", context)
-        view = await _call(
-            self._metrics, "GetEvent", context, lambda: self._admin.get(request.event_id)
-        )
+        view = await self.calls.run("GetEvent", context, lambda: self._admin.get(request.event_id))
         return _event(view)
 
     async def ListEvents(
         self, request: pb.ListEventsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListEventsResponse:
         await self._authorize("ListEvents", context)
-        views = await _call(self._metrics, "ListEvents", context, self._admin.list)
+        views = await self.calls.run("ListEvents", context, self._admin.list)
         return pb.ListEventsResponse(events=[_event(view) for view in views])

@@ -273,3 +273,24 @@ async def test_opening_an_event_admits_at_once_not_at_the_next_interval(
         reply = await queue.GetQueueStatus(pb.GetQueueStatusRequest(session_id=joined.session_id))
         status = reply.status
     assert status == pb.SESSION_STATUS_ADMITTED
+
+
+async def test_health_check_names_whose_totals_it_gives(start_server, channel_to, event_id):
+    server = await start_server(waitroom_instance_id="health-it")
+    channel = channel_to(server)
+    await create_event(channel, event_id, max_concurrent=3, batch_size=3)
+    queue = pb_grpc.WaitroomServiceStub(channel)
+    for n in range(3):
+        await queue.JoinQueue(pb.JoinQueueRequest(user_id=f"fan{n}", event_id=event_id))
+    deadline = time.monotonic() + 20
+    health = await queue.HealthCheck(pb.HealthCheckRequest())
+    while health.total_admitted < 3 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        health = await queue.HealthCheck(pb.HealthCheckRequest())
+    event = await pb_grpc.AdminServiceStub(channel).GetEvent(
+        pb.GetEventRequest(event_id=event_id), metadata=ADMIN
+    )
+    assert health.instance == "health-it"  # the process whose processor admitted these
+    assert health.total_admitted >= 3  # (db 15 may hold other tests' events too)
+    assert health.HasField("all_admitted")
+    assert health.all_admitted >= event.total_admitted == 3  # every event's, every process's

@@ -9,7 +9,8 @@ from prometheus_client import CollectorRegistry
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from common.kafka import topics
-from common.kafka.consumer import ConsumerMetrics, EventConsumer
+from common.kafka.consumer import EACH_RECORD, ConsumerMetrics, EventConsumer
+from common.kafka.handlers import each_record
 from common.kafka.publisher import Publisher, Record
 from tests.integration.conftest import KAFKA
 
@@ -78,11 +79,11 @@ def consumer(group: str, handler, registry: CollectorRegistry) -> EventConsumer:
         bootstrap_servers=KAFKA,
         group_id=group,
         topic_names=(topics.QUEUE_LEFT,),
-        handler=handler,
+        handler=each_record(handler, attempts=2, delay=0.01),
         dead_letters=Publisher(KAFKA, 10, "test"),
         metrics=ConsumerMetrics(registry, "test"),
-        retry_attempts=2,
-        retry_delay=0.01,
+        retry_delays=(0.01,),
+        **EACH_RECORD,
         offset_reset="latest",
     )
 
@@ -114,11 +115,55 @@ async def test_a_record_that_meets_a_redis_outage_is_read_again_not_dead_lettere
     deadline = time.monotonic() + 30
     while f"{tag}-7" not in applied and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
-    loop.stop()
+    await loop.stop()
     await running
-    await loop.close()
+    await loop.stop()  # a second stop returns at once
     assert outage["calls"] == 5  # it met the outage more often than its retries allow
     assert f"{tag}-7" in applied  # and was applied once Redis was back
     assert set(applied) == {f"{tag}-{n}" for n in range(20)}
     dead = registry.get_sample_value("test_dead_lettered_total", {"topic": topics.QUEUE_LEFT})
     assert not dead  # nothing went to the DLQ
+
+
+async def test_a_batch_that_meets_a_redis_outage_is_retried_not_dead_lettered():
+    """Before the one loop, the pooled path dead-lettered a batch once its retries ran out."""
+    tag, applied, outage = uuid.uuid4().hex, [], {"calls": 0}
+
+    async def handle(records):
+        mine = [(r.key or b"").decode() for r in records]
+        mine = [key for key in mine if key.startswith(tag)]
+        if mine and outage["calls"] < 6:  # more failures than its three retry delays
+            outage["calls"] += 1
+            raise RedisConnectionError("Redis is away")
+        applied.extend(mine)
+        return []
+
+    registry = CollectorRegistry()
+    async with EventConsumer(
+        bootstrap_servers=KAFKA,
+        group_id=f"consumer-{tag}",
+        topic_names=(topics.QUEUE_LEFT,),
+        handler=handle,
+        dead_letters=Publisher(KAFKA, 10, "test"),
+        metrics=ConsumerMetrics(registry, "test"),
+        retry_delays=(0.01, 0.01, 0.01),
+        batch_size=50,
+        offset_reset="latest",
+    ) as loop:
+        await asyncio.wait_for(loop.wait_assigned(), 30)
+        running = asyncio.create_task(loop.run())
+        publisher = Publisher(KAFKA, 10, "test")
+        try:
+            await publisher.publish(
+                [Record(topics.QUEUE_LEFT, f"{tag}-{n}", b"{}") for n in range(10)]
+            )
+        finally:
+            await publisher.stop()
+        deadline = time.monotonic() + 30
+        while len(set(applied)) < 10 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    await running
+    assert outage["calls"] == 6
+    assert set(applied) == {f"{tag}-{n}" for n in range(10)}
+    dead = registry.get_sample_value("test_dead_lettered_total", {"topic": topics.QUEUE_LEFT})
+    assert not dead

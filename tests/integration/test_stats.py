@@ -12,9 +12,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from common.kafka import topics
-from common.kafka.consumer import ConsumerMetrics
+from common.kafka.consumer import ConsumerMetrics, EventConsumer
 from common.kafka.messages import from_json, timestamp_ms, to_json
-from common.kafka.pooled_consumer import PooledConsumer
 from common.kafka.publisher import Publisher, Record
 from common.kafka.records import PoisonMessageError
 from common.tokens.ids import make_session_id
@@ -207,7 +206,11 @@ async def settled(stub, event_id, expected, within=30.0) -> dict:
     deadline = time.monotonic() + within
     seen = {}
     while time.monotonic() < deadline:
-        seen = observed(await stub.GetEventStats(pb.GetEventStatsRequest(event_id=event_id)))
+        try:
+            seen = observed(await stub.GetEventStats(pb.GetEventStatsRequest(event_id=event_id)))
+        except grpc.aio.AioRpcError as error:  # NOT_FOUND until the first record is applied
+            if error.code() != grpc.StatusCode.NOT_FOUND:
+                raise
         if seen == expected:
             break
         await asyncio.sleep(0.2)
@@ -296,7 +299,7 @@ def tagged_records(tag: str, count: int) -> list[Record]:
     return [Record(topics.QUEUE_LEFT, f"{tag}-{n}", b"{}") for n in range(count)]
 
 
-def slow_consumer(group: str, seen: list[str], tag: str, capacity: int) -> PooledConsumer:
+def slow_consumer(group: str, seen: list[str], tag: str, capacity: int) -> EventConsumer:
     async def handle(records):
         for record in records:
             key = (record.key or b"").decode()
@@ -308,9 +311,9 @@ def slow_consumer(group: str, seen: list[str], tag: str, capacity: int) -> Poole
     return consumer_of(group, handle, capacity=capacity)
 
 
-def consumer_of(group: str, handler, **options) -> PooledConsumer:
+def consumer_of(group: str, handler, **options) -> EventConsumer:
     settings = {"workers": 1, "capacity": 10, "retry_delays": (), **options}
-    return PooledConsumer(
+    return EventConsumer(
         bootstrap_servers=KAFKA,
         group_id=group,
         topic_names=(topics.QUEUE_LEFT,),

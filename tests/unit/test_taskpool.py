@@ -2,7 +2,7 @@ import asyncio
 
 from aiokafka import TopicPartition
 
-from common.kafka.pooled_consumer import OffsetTracker
+from common.kafka.offsets import OffsetTracker
 from common.kafka.taskpool import Task, TaskPool
 
 FAST = (0.01, 0.02, 0.03)
@@ -89,3 +89,47 @@ def test_offsets_are_committed_only_up_to_the_first_unfinished_record():
     assert tracker.committable() == {tp: 13}
     entries[3][1] = 1
     assert tracker.committable() == {tp: 14}
+
+
+class Away(Exception):
+    pass
+
+
+async def test_a_transient_failure_is_retried_until_it_passes_never_dead_lettered():
+    letters, outcomes, failures = [], [], [5]
+
+    async def dead_letter(task, error):
+        letters.append(task.name)
+
+    async def store_away_for_a_while():
+        if failures[0]:
+            failures[0] -= 1
+            raise Away("the store is away")
+
+    pool = TaskPool(1, 10, (0.001,), dead_letter=dead_letter, transient=(Away,))
+    pool.start()
+    await pool.submit(Task("away", store_away_for_a_while, done=outcomes.append))
+    await pool.stop(grace=5)
+    assert (letters, outcomes, failures) == ([], [True], [0])
+    assert pool.state().dead_lettered == 0
+
+
+async def test_a_task_whose_dead_lettering_fails_is_tried_again():
+    tries, outcomes, refusals = [], [], [2]
+
+    async def dead_letter(task, error):
+        if refusals[0]:
+            refusals[0] -= 1
+            raise RuntimeError("the DLQ refused")
+
+    async def fails_twice():
+        tries.append(1)
+        if len(tries) <= 2:
+            raise ValueError("bad")
+
+    pool = TaskPool(1, 10, (), dead_letter=dead_letter)
+    pool.start()
+    await pool.submit(Task("bad", fails_twice, done=outcomes.append))
+    await pool.stop(grace=5)
+    assert len(tries) == 3  # tried again after the DLQ refused, and then it passed
+    assert outcomes == [True]

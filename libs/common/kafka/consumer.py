@@ -1,87 +1,91 @@
-"""The one Kafka consume loop: handle, then commit; what cannot be applied goes to <topic>.DLQ.
+"""The one Kafka consume loop: fetch, hand batches to a task pool, commit what is finished.
 
-Offsets are committed by hand, only after a record's effect is stored (or the record is
-dead-lettered). Handlers are idempotent, so a record delivered again changes nothing.
+Each task is a batch of up to `batch_size` records, applied by one handler call, so a busy
+consumer pays Redis' per-call costs once per batch. What a handler names as poison goes to
+<topic>.DLQ on its own; a batch that keeps failing is tried record by record, and only the
+records that still fail are dead-lettered. A failure of the store itself (OUTAGES) is never
+dead-lettered: the batch waits and is tried again, and is not committed meanwhile.
+
+Backpressure: while the pool's buffer is full the partitions are paused, so nothing more is
+fetched and nothing is dropped. Offsets are committed per partition only up to the first
+record whose task has not finished (at most every `commit_interval` seconds, on revoke and
+on stop), so a crash or shutdown loses nothing; handlers are idempotent, so a record
+delivered again changes nothing.
 """
 
 import asyncio
+import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
-from prometheus_client import CollectorRegistry, Counter
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 
 from common.kafka import topics
+from common.kafka.handlers import OUTAGES, BatchHandler
+from common.kafka.offsets import OffsetTracker
+from common.kafka.outcomes import ConsumerMetrics, Outcomes
 from common.kafka.publisher import Publisher
-from common.kafka.records import PoisonMessageError, dead_letter
+from common.kafka.taskpool import Task, TaskPool
+from common.process.resource import Resource
 
+__all__ = ["EACH_RECORD", "ConsumerMetrics", "EventConsumer"]
 logger = logging.getLogger(__name__)
-
 STARTUP_SECONDS = 30
-# Failures of the store itself: a record that meets one is retried later, never dead-lettered.
-OUTAGES = (RedisConnectionError, RedisTimeoutError)
-Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[None]]
+# The pool of a consumer whose handler is each_record(...): a fetch's records of a partition
+# are one task, applied concurrently, and the next fetch is read meanwhile.
+EACH_RECORD = {"workers": 2, "capacity": 4, "batch_size": 500}
+Fetched = list[tuple[TopicPartition, ConsumerRecord[bytes, bytes]]]
 
 
-class ConsumerMetrics:
-    def __init__(self, registry: CollectorRegistry, service: str) -> None:
-        labels = ["topic"]
-        self.applied = Counter(f"{service}_consumed", "Records applied", labels, registry=registry)
-        self.retried = Counter(
-            f"{service}_consume_retries", "Handler retries", labels, registry=registry
-        )
-        self.dead = Counter(
-            f"{service}_dead_lettered", "Records sent to the DLQ", labels, registry=registry
-        )
+class EventConsumer(Resource, ConsumerRebalanceListener):  # type: ignore[misc]
+    """start(), run() until stop(); or `async with`. stop() may be called any number of times."""
 
-
-class EventConsumer:
     def __init__(
         self,
         *,
         bootstrap_servers: str,
         group_id: str,
         topic_names: Sequence[str],
-        handler: Handler,
+        handler: BatchHandler,
         dead_letters: Publisher,
         metrics: ConsumerMetrics,
-        retry_attempts: int = 3,
-        retry_delay: float = 0.2,
-        max_records: int = 500,
+        retry_delays: Sequence[float],
+        workers: int = 3,
+        capacity: int = 100,
+        batch_size: int = 1,
         offset_reset: str = "earliest",
+        commit_interval: float = 0.5,
+        shutdown_grace: float = 10.0,
+        fetch_min_bytes: int = 1,
+        fetch_max_wait_ms: int = 500,
     ) -> None:
         self._group_id = group_id
+        self._topics = tuple(topic_names)
         self._handler = handler
-        self._dead_letters = dead_letters
-        self._metrics = metrics
-        self._attempts = retry_attempts
-        self._delay = retry_delay
-        self._max_records = max_records
+        self._batch_size = batch_size
+        self.pool = TaskPool(workers, capacity, retry_delays, self._dead_letter_task, OUTAGES)
+        self._outcomes = Outcomes(dead_letters, metrics, group_id)
+        self._tracker = OffsetTracker()
         self._stopping = asyncio.Event()
+        self._stopped = False
+        self._commit_interval, self._committed_at = commit_interval, 0.0
+        self._grace = shutdown_grace
+        self.paused = 0
         self._consumer = AIOKafkaConsumer(
-            *topic_names,
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset=offset_reset,
-            max_poll_records=max_records,
+            fetch_min_bytes=fetch_min_bytes,
+            fetch_max_wait_ms=fetch_max_wait_ms,
         )
 
     async def start(self) -> None:
         await asyncio.wait_for(self._consumer.start(), STARTUP_SECONDS)
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            batch = await self._consumer.getmany(timeout_ms=500, max_records=self._max_records)
-            # Settings first: a batch's EVENT_UPDATED is applied before what depends on it.
-            for partition, records in sorted(batch.items(), key=self._order):
-                await self._consume(partition, records)
-
-    def stop(self) -> None:
-        self._stopping.set()
+        self._consumer.subscribe(self._topics, listener=self)
+        self.pool.start()
 
     async def wait_assigned(self) -> None:
         """Returns once this consumer has its partitions and their positions (tests wait for it)."""
@@ -92,80 +96,136 @@ class EventConsumer:
         for partition in self._consumer.assignment():
             await self._consumer.position(partition)
 
-    def _order(self, item: tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> int:
-        return 0 if item[0].topic == topics.EVENT_UPDATED else 1
+    async def run(self) -> None:
+        """Consumes until stop(); a fetch's EVENT_UPDATED records finish before the rest start."""
+        try:
+            while not self._stopping.is_set():
+                await self._wait_for_room()
+                settings, rest = await self._fetch()
+                await self._finish(await self._submit_all(settings))
+                await self._submit_all(rest)
+                await self._commit_due()
+        except ConsumerStoppedError:
+            if not self._stopping.is_set():
+                raise
 
-    async def close(self) -> None:
+    async def stop(self, grace: float | None = None) -> None:
+        """Stops fetching, lets the pool finish within `grace` s, commits finished work only."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stopping.set()
+        handed_back = await self.pool.stop(self._grace if grace is None else grace)
+        if handed_back:
+            logger.info("%s unstarted tasks handed back: delivered again later", len(handed_back))
+        await self._commit()
         try:
             await asyncio.wait_for(self._consumer.stop(), STARTUP_SECONDS)
         except (TimeoutError, KafkaError) as error:
             logger.warning("consumer %s did not stop cleanly: %r", self._group_id, error)
 
-    async def _consume(
-        self, partition: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
-    ) -> None:
-        """Applies a partition's fetched records together, then commits what is done.
+    async def _fetch(self) -> tuple[Fetched, Fetched]:
+        room = max(self.pool.state().capacity - self.pool.state().queue_size, 1)
+        fetched = await self._consumer.getmany(timeout_ms=300, max_records=room * self._batch_size)
+        settings: Fetched = []
+        rest: Fetched = []
+        for partition, records in fetched.items():
+            into = settings if partition.topic == topics.EVENT_UPDATED else rest
+            into += [(partition, record) for record in records]
+        return settings, rest
 
-        Handlers start in offset order and run concurrently, so their Redis calls share
-        pipelines; each handler's effect is atomic, and a record retried after a failure may
-        land after later ones (every handler is idempotent and per session or versioned).
-        The commit stops before the first record that could not be applied or dead-lettered
-        (Redis away, or the DLQ refused it): it and what follows are read again.
+    async def _wait_for_room(self) -> None:
+        """Returns once at least half the buffer is free; partitions are paused while full.
+
+        Waiting for half (not one free slot) makes each fetch a batch, and pausing only when
+        full keeps pauses rare: aiokafka drops a paused partition's prefetched records.
         """
-        if self._stopping.is_set():
+        if not self.pool.busy_above(0.5):
             return
-        outcomes = await asyncio.gather(
-            *(self._apply(record) for record in records), return_exceptions=True
-        )
-        done = None
-        for record, outcome in zip(records, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                # Not even the DLQ took it: read this record again later, commit nothing past it.
-                logger.error(
-                    "could not apply or dead-letter %s@%s; retrying later: %r",
-                    partition,
-                    record.offset,
-                    outcome,
-                )
-                self._consumer.seek(partition, record.offset)
-                await asyncio.sleep(self._delay)
+        paused = self._consumer.assignment() if self.pool.full() else set()
+        if paused:
+            self._consumer.pause(*paused)
+            self.paused = len(paused)
+        while self.pool.busy_above(0.5) and not self._stopping.is_set():
+            await self._commit_due()
+            await asyncio.sleep(0.02)
+        if paused:
+            self._consumer.resume(*paused)
+            self.paused = 0
+
+    async def _submit_all(self, fetched: Fetched) -> list[asyncio.Event]:
+        """Hands the records to the pool in batches; once stopping, the rest is left unread."""
+        size, submitted = self._batch_size, []
+        for start in range(0, len(fetched), size):
+            if self._stopping.is_set():
                 break
-            done = record.offset + 1
-        if done is not None:
-            await self._commit(partition, done)
+            submitted.append(await self._submit(fetched[start : start + size]))
+        return submitted
 
-    async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        error: Exception | None = None
-        for attempt in range(1, self._attempts + 1):
-            try:
-                await self._handler(record)
-                self._metrics.applied.labels(record.topic).inc()
-                return
-            except PoisonMessageError as poison:
-                error = poison
-                break
-            except Exception as failure:  # every other failure is retried, then dead-lettered
-                error = failure
-                if attempt < self._attempts:
-                    self._metrics.retried.labels(record.topic).inc()
-                    await asyncio.sleep(self._delay * 2 ** (attempt - 1))
-        if isinstance(error, OUTAGES):
-            # Redis is away, not the record at fault: it is read again later, not dead-lettered
-            raise error
-        await self._dead_letter(record, error)
+    async def _submit(self, batch: Fetched) -> asyncio.Event:
+        entries = [self._tracker.add(partition, record.offset) for partition, record in batch]
+        finished = asyncio.Event()
 
-    async def _dead_letter(
-        self, record: ConsumerRecord[bytes, bytes], error: Exception | None
-    ) -> None:
-        await self._dead_letters.publish([dead_letter(record, error, self._group_id)])
-        self._metrics.dead.labels(record.topic).inc()
-        logger.warning(
-            "dead-lettered %s[%s]@%s: %r", record.topic, record.partition, record.offset, error
-        )
+        def done(applied: bool) -> None:
+            for entry in entries:
+                entry[1] = 1
+            finished.set()
 
-    async def _commit(self, partition: TopicPartition, offset: int) -> None:
+        records = [record for _, record in batch]
+        first, more = records[0], f" and {len(records) - 1} more" if len(records) > 1 else ""
+        name = f"{first.topic}[{first.partition}]@{first.offset}{more}"
+        run = functools.partial(self._apply, records, [0])
+        await self.pool.submit(Task(name=name, run=run, done=done, item=records))
+        return finished
+
+    async def _finish(self, batches: list[asyncio.Event]) -> None:
+        """Waits until the batches are finished for good, or the consumer stops."""
+        for finished in batches:
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            waiting = asyncio.ensure_future(finished.wait())
+            await asyncio.wait({stopping, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            waiting.cancel()
+
+    async def _apply(self, records: list[ConsumerRecord[bytes, bytes]], tries: list[int]) -> None:
+        tries[0] += 1
+        if tries[0] > 1:
+            self._outcomes.retried(records)
+        poison = await self._handler(records)
+        await self._outcomes.dead(poison)  # never retried: straight to the DLQ
+        self._outcomes.applied(records, poison)
+
+    async def _dead_letter_task(self, task: Task, error: Exception) -> None:
+        records = task.item
+        assert isinstance(records, list)
+        await self._outcomes.dead_letter(self._handler, records, error)
+
+    async def _commit_due(self) -> None:
+        if time.monotonic() - self._committed_at >= self._commit_interval:
+            await self._commit()
+
+    async def _commit(self) -> None:
+        self._committed_at = time.monotonic()
+        offsets = self._tracker.committable()
+        if not offsets:
+            return
         try:
-            await self._consumer.commit({partition: offset})
+            await self._consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as error:
             # A rebalance moved the partition: its next owner re-applies, idempotently.
-            logger.warning("commit of %s@%s failed: %r", partition, offset, error)
+            logger.warning("commit failed (rebalance?); the next owner re-applies: %r", error)
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        await self._commit()
+        self._tracker.forget(revoked)
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        self._tracker.forget(assigned)
+        # Make the group's starting point durable: a successor must resume here, not at a
+        # later "latest", even if this consumer dies before finishing anything.
+        start = {}
+        for partition in assigned:
+            if await self._consumer.committed(partition) is None:
+                start[partition] = await self._consumer.position(partition)
+        if start:
+            await self._consumer.commit(start)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
+from common.process.resource import Resource
+
 logger = logging.getLogger(__name__)
 # A call's records for one partition go as packed batches from this many on, else by `send`.
 PACK_FROM = 16
@@ -24,7 +26,7 @@ class PublishError(Exception):
     """Kafka did not acknowledge a batch in time: its outcome is unknown."""
 
 
-class Publisher:
+class Publisher(Resource):
     """Sends batches with acks=all and idempotence; a failed batch gets a new producer.
 
     A call's many records for one partition are packed into record batches (on the partition
@@ -135,6 +137,7 @@ class Publisher:
         return partition
 
     async def stop(self) -> None:
+        """Closes the producer; returns at once when there is none (stopped, or never used)."""
         await self._reset()
 
     async def _reset(self) -> None:

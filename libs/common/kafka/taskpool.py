@@ -1,8 +1,10 @@
 """A bounded pool of asyncio workers: retries with backoff, dead letters, graceful shutdown.
 
 The seed's statistics queue: a fixed number of workers take tasks from a bounded buffer;
-a task that raises is retried after each delay in `retry_delays` (1 s, 2 s, 3 s) and then
-dead-lettered with its error; an exception in one task never stops a worker.
+a task that raises is retried after each delay in `retry_delays` and then dead-lettered
+with its error; an exception in one task never stops a worker. A `transient` failure (the
+store itself away) is retried at the last delay until it passes, never dead-lettered, and
+so is a task whose dead-lettering failed.
 """
 
 import asyncio
@@ -11,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 logger = logging.getLogger(__name__)
+MIN_WAIT_SECONDS = 0.05  # a task retried until it passes never spins
 
 
 @dataclass(slots=True)
@@ -37,7 +40,7 @@ class PoolState:
     dead_lettered: int
 
 
-DeadLetter = Callable[[Task, BaseException], Awaitable[None]]
+DeadLetter = Callable[[Task, Exception], Awaitable[None]]
 
 
 class TaskPool:
@@ -47,11 +50,13 @@ class TaskPool:
         capacity: int = 100,
         retry_delays: Sequence[float] = (1.0, 2.0, 3.0),
         dead_letter: DeadLetter | None = None,
+        transient: tuple[type[Exception], ...] = (),
     ) -> None:
         self._queue: asyncio.Queue[Task] = asyncio.Queue(maxsize=capacity)
         self._size = workers
         self._delays = tuple(retry_delays)
         self._dead_letter = dead_letter
+        self._transient = transient
         self._workers: list[asyncio.Task[None]] = []
         self._busy = 0
         self.processed = self.retried = self.failed = self.dead_lettered = 0
@@ -108,35 +113,57 @@ class TaskPool:
                 self._queue.task_done()
 
     async def _run(self, task: Task) -> None:
-        for attempt, delay in enumerate((*self._delays, None), start=1):
-            task.attempts = attempt
+        while True:
+            error = await self._attempts(task)
+            if error is None:
+                self.processed += 1
+                task.done(True)
+                return
+            self.failed += 1
+            if await self._give_up(task, error):
+                return
+
+    async def _attempts(self, task: Task) -> Exception | None:
+        """Runs the task until it passes (None) or its retries are spent (the last error)."""
+        delays = iter(self._delays)
+        while True:
+            task.attempts += 1
             try:
                 await task.run()
+                return None
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # a failing task never stops its worker
                 task.errors.append(repr(error))
-                if delay is not None:
-                    self.retried += 1
-                    logger.warning(
-                        "task %s failed (attempt %s), retrying in %ss: %r",
-                        task.name,
-                        attempt,
-                        delay,
-                        error,
-                    )
-                    await asyncio.sleep(delay)
-                    continue
-                self.failed += 1
-                await self._give_up(task, error)
-                return
-            self.processed += 1
-            task.done(True)
-            return
+                delay = next(delays, None)
+                if delay is None and isinstance(error, self._transient):
+                    delay = self._last_delay()
+                if delay is None:
+                    return error
+                self.retried += 1
+                logger.warning(
+                    "task %s failed (attempt %s), retrying in %ss: %r",
+                    task.name,
+                    task.attempts,
+                    delay,
+                    error,
+                )
+                await asyncio.sleep(delay)
 
-    async def _give_up(self, task: Task, error: Exception) -> None:
+    def _last_delay(self) -> float:
+        """How long a task that cannot be finished yet waits before its next try."""
+        return max(self._delays[-1] if self._delays else 0.0, MIN_WAIT_SECONDS)
+
+    async def _give_up(self, task: Task, error: Exception) -> bool:
+        """Dead-letters the task; False when that failed too (the task is then tried again)."""
         logger.error("task %s failed %s times; dead-lettering: %r", task.name, task.attempts, error)
         if self._dead_letter is not None:
-            await self._dead_letter(task, error)
+            try:
+                await self._dead_letter(task, error)
+            except Exception as failure:
+                logger.error("could not dead-letter %s; trying it again: %r", task.name, failure)
+                await asyncio.sleep(self._last_delay())
+                return False
         self.dead_lettered += 1
         task.done(False)
+        return True

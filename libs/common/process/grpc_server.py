@@ -26,9 +26,6 @@ class Health:
         for name in self._names:
             await self.servicer.set(name, _SERVING if ready else _NOT_SERVING)
 
-    async def shut_down(self) -> None:
-        await self.servicer.enter_graceful_shutdown()
-
 
 def create_server(
     health: Health, service_names: tuple[str, ...], reuse_port: bool

@@ -3,7 +3,23 @@
 import logging
 import sys
 
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 from pythonjsonlogger.json import JsonFormatter
+
+
+class CoordinatorElection(logging.Filter):
+    """Logs aiokafka's "no group coordinator yet" as a WARNING, not an ERROR.
+
+    A fresh broker elects the coordinator of a consumer group while the first consumers
+    start; aiokafka logs every lookup in the meantime at ERROR and retries by itself.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and record.name.startswith("aiokafka"):
+            args = record.args if isinstance(record.args, tuple) else ()
+            if any(isinstance(arg, GroupCoordinatorNotAvailableError) for arg in args):
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 def configure_logging(level: str, fmt: str = "json") -> None:
@@ -14,6 +30,7 @@ def configure_logging(level: str, fmt: str = "json") -> None:
         )
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s %(message)s"))
+    handler.addFilter(CoordinatorElection())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -12,17 +12,26 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from common.process.resource import Resource
+
 logger = logging.getLogger(__name__)
-RECONNECT_SECONDS = 1.0
-POLL_SECONDS = 1.0  # how often a quiet listener checks whether it should stop
 
 
-class Broadcast:
-    def __init__(self, redis: Redis, channel: str, sender: str) -> None:
-        """sender: this replica's name; a replica does not hear its own hints."""
+class Broadcast(Resource):
+    def __init__(
+        self,
+        redis: Redis,
+        channel: str,
+        sender: str,
+        reconnect_seconds: float = 1.0,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        """sender: this replica's name; a replica does not hear its own hints.
+        poll_seconds: how often a quiet listener checks whether it should stop."""
         self._redis = redis
         self._channel = channel
         self._sender = sender
+        self._reconnect, self._poll = reconnect_seconds, poll_seconds
         self._sending: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self.listening = asyncio.Event()  # set while subscribed
@@ -49,14 +58,14 @@ class Broadcast:
             finally:
                 self.listening.clear()
             if not self._stopping.is_set():
-                await asyncio.sleep(RECONNECT_SECONDS)
+                await asyncio.sleep(self._reconnect)
 
     async def _listen(self, heard: Callable[[str], None]) -> None:
         async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
             await pubsub.subscribe(self._channel)
             self.listening.set()
             while not self._stopping.is_set():
-                message = await pubsub.get_message(timeout=POLL_SECONDS)
+                message = await pubsub.get_message(timeout=self._poll)
                 if message is None:
                     continue
                 sender, _, hint = str(message["data"]).partition(" ")
@@ -66,5 +75,11 @@ class Broadcast:
                     except Exception:  # one bad hint must not end the subscription
                         logger.exception("could not act on %r from %s", hint, sender)
 
-    def stop(self) -> None:
+    async def start(self) -> None:
+        """Nothing to open: listen() subscribes, and send() needs only the client."""
+
+    async def stop(self) -> None:
+        """Ends listen() within poll_seconds and lets the hints in flight go out."""
         self._stopping.set()
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)

@@ -5,8 +5,8 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from common.process.settings import CommonSettings
 
 # No call waits longer for Redis: a reply lost on a half-open connection fails its callers
-# (and those batched behind it) instead of stalling them for ever. The longest script, an
-# admission step of 1,000 people, takes milliseconds; no command blocks.
+# (and those batched behind it) instead of stalling them for ever. No command blocks, and
+# the longest script (an admission step) ends far sooner.
 SOCKET_TIMEOUT_SECONDS = 10.0
 
 
