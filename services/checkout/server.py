@@ -6,6 +6,7 @@ import os
 import socket
 
 from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
 
 from checkout.config import Settings
 from checkout.consumer import TOPICS, CheckoutHandlers
@@ -18,7 +19,7 @@ from checkout.worker import CheckoutWorker
 from common.kafka.consumer import EACH_RECORD, ConsumerMetrics, EventConsumer
 from common.kafka.handlers import each_record
 from common.kafka.outbox import OutboxRelay, OutboxStream
-from common.kafka.publisher import Publisher, Record
+from common.kafka.publisher import Publisher, Record, publisher_for
 from common.process.grpc_calls import add_service
 from common.process.grpc_server import Health, create_server
 from common.process.http import HttpServer
@@ -29,6 +30,56 @@ from waitroomapi.checkout.v1 import checkout_pb2
 
 logger = logging.getLogger(__name__)
 SERVICE_NAMES = tuple(s.full_name for s in checkout_pb2.DESCRIPTOR.services_by_name.values())
+
+
+def build_consumer(
+    settings: Settings, checkout: CheckoutService, publisher: Publisher, registry: CollectorRegistry
+) -> EventConsumer:
+    retry_delay = settings.checkout_retry_delay.total_seconds()
+    handlers = CheckoutHandlers(checkout)
+    return EventConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.checkout_consumer_group,
+        topic_names=TOPICS,
+        handler=each_record(handlers, settings.checkout_retry_attempts, retry_delay),
+        dead_letters=publisher,
+        metrics=ConsumerMetrics(registry, "checkout"),
+        retry_delays=(retry_delay,),
+        **EACH_RECORD,
+        offset_reset=settings.kafka_offset_reset,
+    )
+
+
+def build_worker(
+    settings: Settings,
+    redis: Redis,
+    repository: CheckoutRepository,
+    publisher: Publisher,
+    metrics: CheckoutMetrics,
+    instance: str,
+) -> CheckoutWorker:
+    def count_relayed(event_id: str, records: list[Record]) -> None:
+        for record in records:
+            metrics.relayed.labels(event_id, record.topic).inc()
+
+    relay = OutboxRelay(
+        OutboxStream(redis),
+        publisher,
+        lambda event_id: key(event_id, "outbox"),
+        convert,
+        instance,
+        settings.checkout_outbox_batch,
+        int(settings.checkout_outbox_claim_idle.total_seconds() * 1000),
+        count_relayed,
+    )
+    return CheckoutWorker(
+        repository,
+        relay,
+        settings.checkout_sweep_interval.total_seconds(),
+        settings.checkout_retry_attempts,
+        now_ms,
+        lambda step: metrics.errors.labels(step).inc(),
+    )
 
 
 class CheckoutServer(ServiceProcess):
@@ -47,66 +98,25 @@ class CheckoutServer(ServiceProcess):
         self.verifier = JwksVerifier(
             settings.checkout_jwks_url, settings.checkout_jwks_refresh.total_seconds()
         )
-        self.publisher = Publisher(
-            settings.kafka_bootstrap_servers,
-            settings.kafka_send_timeout.total_seconds(),
-            f"checkout-{instance}",
+        self.publisher = publisher_for(settings, f"checkout-{instance}")
+        checkout = CheckoutService(
+            self.repository, self.verifier, settings.checkout_tickets_per_hold, now_ms
         )
-        per_hold = settings.checkout_tickets_per_hold
-        checkout = CheckoutService(self.repository, self.verifier, per_hold, now_ms)
-        retry_delay = settings.checkout_retry_delay.total_seconds()
-        self.consumer = EventConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=settings.checkout_consumer_group,
-            topic_names=TOPICS,
-            handler=each_record(
-                CheckoutHandlers(checkout),
-                settings.checkout_retry_attempts,
-                retry_delay,
-            ),
-            dead_letters=self.publisher,
-            metrics=ConsumerMetrics(self.registry, "checkout"),
-            retry_delays=(retry_delay,),
-            **EACH_RECORD,
-            offset_reset=settings.kafka_offset_reset,
-        )
-        relay = OutboxRelay(
-            OutboxStream(self.redis),
-            self.publisher,
-            lambda e: key(e, "outbox"),
-            convert,
-            instance,
-            settings.checkout_outbox_batch,
-            int(settings.checkout_outbox_claim_idle.total_seconds() * 1000),
-            self._count_relayed,
-        )
-        self.worker = CheckoutWorker(
-            self.repository,
-            relay,
-            settings.checkout_sweep_interval.total_seconds(),
-            settings.checkout_retry_attempts,
-            now_ms,
-            lambda step: self.metrics.errors.labels(step).inc(),
+        self.consumer = build_consumer(settings, checkout, self.publisher, self.registry)
+        self.worker = build_worker(
+            settings, self.redis, self.repository, self.publisher, self.metrics, instance
         )
         health = Health(SERVICE_NAMES)
         grpc_server = create_server(health, SERVICE_NAMES, reuse_port=False)
-        add_service(
-            grpc_server,
-            CheckoutServicer(checkout, self.metrics),
-        )
+        add_service(grpc_server, CheckoutServicer(checkout, self.metrics))
         super().__init__(
             grpc_server,
             health,
             HttpServer(self.registry, settings.grpc_host, settings.checkout_metrics_port),
-            settings.grpc_host,
+            settings,
             settings.checkout_grpc_port,
-            settings.grpc_grace.total_seconds(),
             settings.checkout_shutdown_timeout.total_seconds(),
         )
-
-    def _count_relayed(self, event_id: str, records: list[Record]) -> None:
-        for record in records:
-            self.metrics.relayed.labels(event_id, record.topic).inc()
 
     async def connect(self) -> None:
         await self.repository.ping()

@@ -7,7 +7,7 @@ import logging
 from prometheus_client import CollectorRegistry
 
 from common.kafka.consumer import ConsumerMetrics, EventConsumer
-from common.kafka.publisher import Publisher
+from common.kafka.publisher import Publisher, publisher_for
 from common.process.grpc_calls import add_service
 from common.process.grpc_server import Health, create_server
 from common.process.http import HttpServer
@@ -25,6 +25,26 @@ logger = logging.getLogger(__name__)
 SERVICE_NAMES = tuple(s.full_name for s in stats_pb2.DESCRIPTOR.services_by_name.values())
 
 
+def build_consumer(
+    settings: Settings, stats: StatsService, publisher: Publisher, registry: CollectorRegistry
+) -> EventConsumer:
+    return EventConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.stats_consumer_group,
+        topic_names=TOPICS,
+        handler=StatsHandler(stats),
+        dead_letters=publisher,
+        metrics=ConsumerMetrics(registry, "stats"),
+        workers=settings.stats_workers,
+        capacity=settings.stats_buffer,
+        batch_size=settings.stats_batch,
+        fetch_min_bytes=settings.stats_fetch_min_bytes,
+        fetch_max_wait_ms=int(settings.stats_fetch_max_wait.total_seconds() * 1000),
+        retry_delays=[d.total_seconds() for d in settings.stats_retry_delays],
+        offset_reset=settings.kafka_offset_reset,
+    )
+
+
 class StatsServer(ServiceProcess):
     """The stats process: a pooled consumer of every topic, the gRPC API, per-event gauges."""
 
@@ -37,32 +57,15 @@ class StatsServer(ServiceProcess):
         self.redis = connect(settings)
         self.repository = StatsRepository(self.redis)
         self.stats = StatsService(self.repository, now_ms)
-        self.publisher = Publisher(
-            settings.kafka_bootstrap_servers, settings.kafka_send_timeout.total_seconds(), "stats"
-        )
-        self.consumer = EventConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=settings.stats_consumer_group,
-            topic_names=TOPICS,
-            handler=StatsHandler(self.stats),
-            dead_letters=self.publisher,
-            metrics=ConsumerMetrics(self.registry, "stats"),
-            workers=settings.stats_workers,
-            capacity=settings.stats_buffer,
-            batch_size=settings.stats_batch,
-            fetch_min_bytes=settings.stats_fetch_min_bytes,
-            fetch_max_wait_ms=int(settings.stats_fetch_max_wait.total_seconds() * 1000),
-            retry_delays=[d.total_seconds() for d in settings.stats_retry_delays],
-            offset_reset=settings.kafka_offset_reset,
-        )
+        self.publisher = publisher_for(settings, "stats")
+        self.consumer = build_consumer(settings, self.stats, self.publisher, self.registry)
         health = Health(SERVICE_NAMES)
         grpc_server = create_server(health, SERVICE_NAMES, reuse_port=False)
+        consumer = self.consumer
         add_service(
             grpc_server,
             StatsServicer(
-                self.stats,
-                lambda: (self.consumer.pool.state(), self.consumer.paused),
-                self.metrics.requests,
+                self.stats, lambda: (consumer.pool.state(), consumer.paused), self.metrics.requests
             ),
         )
         self._draining = asyncio.Event()
@@ -70,9 +73,8 @@ class StatsServer(ServiceProcess):
             grpc_server,
             health,
             HttpServer(self.registry, settings.grpc_host, settings.stats_metrics_port),
-            settings.grpc_host,
+            settings,
             settings.stats_grpc_port,
-            settings.grpc_grace.total_seconds(),
             settings.stats_shutdown_timeout.total_seconds() + 5,
         )
 

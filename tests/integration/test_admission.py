@@ -165,7 +165,7 @@ async def test_queue_ready_gets_out_after_kafka_was_unreachable(
 ):
     from common.kafka.publisher import Publisher, PublishError
     from tests.integration.conftest import settings
-    from waitroom.server import build_signer
+    from waitroom.build import build_signer
 
     tail = await kafka_tail(topics.QUEUE_READY)
     repo = WaitroomRepository(redis)

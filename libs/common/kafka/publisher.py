@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from common.process.resource import Resource
+from common.process.settings import CommonSettings
 
 logger = logging.getLogger(__name__)
 # A call's records for one partition go as packed batches from this many on, else by `send`.
@@ -151,3 +152,9 @@ class Publisher(Resource):
             await asyncio.wait_for(producer.stop(), self._timeout)
         except (Exception, TimeoutError) as error:
             logger.warning("kafka producer did not stop cleanly: %r", error)
+
+
+def publisher_for(settings: CommonSettings, client_id: str) -> Publisher:
+    return Publisher(
+        settings.kafka_bootstrap_servers, settings.kafka_send_timeout.total_seconds(), client_id
+    )

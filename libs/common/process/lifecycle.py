@@ -14,6 +14,7 @@ import uvloop
 from common.process.grpc_server import Health, bind
 from common.process.http import HttpServer
 from common.process.resource import Resource
+from common.process.settings import CommonSettings
 
 logger = logging.getLogger(__name__)
 
@@ -80,14 +81,15 @@ class ServiceProcess(Resource):
         grpc_server: grpc.aio.Server,
         health: Health,
         http: HttpServer,
-        host: str,
+        settings: CommonSettings,
         port: int,
-        grace: float,
         shutdown_timeout: float,
     ) -> None:
+        """settings: where gRPC binds (grpc_host) and how long calls may drain (grpc_grace)."""
         self.grpc, self.health, self.http = grpc_server, health, http
-        self._host, self._wanted_port = host, port
-        self._grace, self._shutdown_timeout = grace, shutdown_timeout
+        self._host, self._wanted_port = settings.grpc_host, port
+        self._grace = settings.grpc_grace.total_seconds()
+        self._shutdown_timeout = shutdown_timeout
         self.port = 0
         self._ready = asyncio.Event()
         self._running: asyncio.Task[None] | None = None

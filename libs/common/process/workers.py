@@ -15,6 +15,9 @@ import time
 from collections.abc import Callable, Sequence
 from multiprocessing.process import BaseProcess
 
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
+
 logger = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -23,6 +26,13 @@ METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 def serving_processes(wanted: int) -> int:
     """0 means one per CPU core this process may run on."""
     return wanted if wanted > 0 else len(os.sched_getaffinity(0))
+
+
+def workers_registry() -> CollectorRegistry:
+    """The metrics of every serving process, summed from prometheus_client's shared files."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
 
 
 def die_with_parent() -> None:
