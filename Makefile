@@ -9,7 +9,7 @@ PROTOS := $(shell find protos -name '*.proto')
 include mk/infra.mk
 include mk/deploy.mk
 
-.PHONY: help install gen lint test test-unit test-integration test-e2e run up down logs clean bench bench-quick
+.PHONY: help install gen lint test test-unit test-integration test-e2e run up down status logs clean bench bench-quick
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
@@ -37,8 +37,12 @@ test: lint dev-up tools kustomize ## every test: unit, integration (real Redis, 
 test-unit: install ## unit tests only (no servers)
 	$(PY) -m pytest tests/unit -q
 
-up: install dev-up tools ## Redis, Kafka and the services in the background, health-checked
+up: install dev-up ## Redis, Kafka and the services in the background, health-checked; grpcurl builds meanwhile
 	scripts/stack.sh up
+	@infra/tools.sh background grpcurl
+
+status: ## each service's pid and health (fails unless all three serve)
+	@scripts/stack.sh status
 
 down: ## stop the services, Redis and Kafka
 	scripts/stack.sh down; $(MAKE) --no-print-directory dev-down

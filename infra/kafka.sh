@@ -204,7 +204,10 @@ consume() {
   local topic=${1:?usage: kafka.sh consume TOPIC [console consumer args]}
   shift
   jars
-  exec "${tool_jvm[@]}" -cp "$libs/*" org.apache.kafka.tools.consumer.ConsoleConsumer \
+  # Ctrl-C is how a reader stops it: the consumer prints its count, and the script ends with 0
+  # so make adds no "Error 130" (bash runs the trap once the consumer has exited).
+  trap 'exit 0' INT
+  "${tool_jvm[@]}" -cp "$libs/*" org.apache.kafka.tools.consumer.ConsoleConsumer \
     --bootstrap-server "$bootstrap" --topic "$topic" --from-beginning \
     --property print.key=true --property 'key.separator= | ' "$@"
 }
