@@ -53,7 +53,7 @@ logs: ## follow the services' logs
 run: up ## the stack, a demo event and a flash crowd through it
 	$(PY) -m demo.flash_crowd
 
-bench-quick: up ## every benchmark, smaller (under three minutes): results in bench/results/
+bench-quick: up ## every benchmark, smaller: results in bench/results/
 	infra/tools.sh ghz >/dev/null && $(UV) sync --frozen --quiet --group bench
 	$(PY) -m bench.run --quick
 
