@@ -12,7 +12,7 @@ include mk/deploy.mk
 .PHONY: help install gen lint test test-unit test-integration test-e2e run up down status logs clean bench bench-quick
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
 
 $(UV):
 	python3 -m pip install --quiet --user uv==0.13.9
@@ -36,6 +36,12 @@ test: lint dev-up tools kustomize ## every test: unit, integration (real Redis, 
 
 test-unit: install ## unit tests only (no servers)
 	$(PY) -m pytest tests/unit -q
+
+test-integration: install dev-up ## integration tests only (real Redis and Kafka, no services)
+	$(PY) -m pytest tests/integration -q
+
+test-e2e: up tools ## the end-to-end tests alone, against the stack (the README's walk-throughs among them)
+	$(PY) -m pytest tests/e2e -q
 
 up: install dev-up ## Redis, Kafka and the services in the background, health-checked; grpcurl builds meanwhile
 	scripts/stack.sh up
