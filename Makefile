@@ -9,10 +9,10 @@ PROTOS := $(shell find protos -name '*.proto')
 include mk/infra.mk
 include mk/deploy.mk
 
-.PHONY: help install gen lint test test-unit test-integration test-e2e run up down logs clean bench bench-quick
+.PHONY: help install gen lint test test-unit test-integration test-e2e run up down status logs clean bench bench-quick
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
 
 $(UV):
 	python3 -m pip install --quiet --user uv==0.13.9
@@ -37,8 +37,18 @@ test: lint dev-up tools kustomize ## every test: unit, integration (real Redis, 
 test-unit: install ## unit tests only (no servers)
 	$(PY) -m pytest tests/unit -q
 
-up: install dev-up tools ## Redis, Kafka and the services in the background, health-checked
+test-integration: install dev-up ## integration tests only (real Redis and Kafka, no services)
+	$(PY) -m pytest tests/integration -q
+
+test-e2e: up tools ## the end-to-end tests alone, against the stack (the README's walk-throughs among them)
+	$(PY) -m pytest tests/e2e -q
+
+up: install dev-up ## Redis, Kafka and the services in the background, health-checked; grpcurl builds meanwhile
 	scripts/stack.sh up
+	@infra/tools.sh background grpcurl
+
+status: ## each service's pid and health (fails unless all three serve)
+	@scripts/stack.sh status
 
 down: ## stop the services, Redis and Kafka
 	scripts/stack.sh down; $(MAKE) --no-print-directory dev-down
@@ -49,7 +59,7 @@ logs: ## follow the services' logs
 run: up ## the stack, a demo event and a flash crowd through it
 	$(PY) -m demo.flash_crowd
 
-bench-quick: up ## every benchmark, smaller (under three minutes): results in bench/results/
+bench-quick: up ## every benchmark, smaller: results in bench/results/
 	infra/tools.sh ghz >/dev/null && $(UV) sync --frozen --quiet --group bench
 	$(PY) -m bench.run --quick
 

@@ -73,26 +73,8 @@ async def run(args: argparse.Namespace) -> int:
             asyncio.create_task(crowd.watch_kafka(consumer)),
             asyncio.create_task(crowd.sample()),
         ]
-        joining = asyncio.create_task(crowd.join_all())
-        told = 0
         try:
-            while time.time() - started < args.timeout:
-                await asyncio.sleep(1)
-                print(
-                    ("\r" if sys.stdout.isatty() else "") + progress(crowd, started),
-                    end="" if sys.stdout.isatty() else "\n",
-                    flush=True,
-                )
-                t = crowd.tally
-                if not joining.done() or not crowd.settled():
-                    continue
-                if len(t.admitted_at) == len(t.joined_at):
-                    break
-                if t.sold_out_at:
-                    told = await crowd.told_sold_out()
-                    if len(t.admitted_at) + told == len(t.joined_at):
-                        break
-            print()
+            told = await watch(crowd, started, asyncio.create_task(crowd.join_all()))
         finally:
             for task in tasks:
                 task.cancel()
@@ -103,25 +85,47 @@ async def run(args: argparse.Namespace) -> int:
     return code
 
 
-def summarize(crowd: Crowd, started: float, told: int) -> int:
+async def watch(crowd: Crowd, started: float, joining: asyncio.Task[None]) -> int:
+    """Prints progress every second until everyone has an outcome; returns those told SOLD_OUT."""
+    told = 0
+    while time.time() - started < crowd.args.timeout:
+        await asyncio.sleep(1)
+        print(
+            ("\r" if sys.stdout.isatty() else "") + progress(crowd, started),
+            end="" if sys.stdout.isatty() else "\n",
+            flush=True,
+        )
+        t = crowd.tally
+        if not joining.done() or not crowd.settled():
+            continue
+        if len(t.admitted_at) == len(t.joined_at):
+            break
+        if t.sold_out_at:
+            told = await crowd.told_sold_out()
+            if len(t.admitted_at) + told == len(t.joined_at):
+                break
+    print()
+    return told
+
+
+def summary_rows(crowd: Crowd, started: float, told: int) -> list[tuple[str, str]]:
     t, args = crowd.tally, crowd.args
     waits = [t.admitted_at[s] - t.joined_at[s] for s in t.admitted_at if s in t.joined_at]
     times = sorted(t.admitted_at.values())
     span = times[-1] - times[0] if len(times) > 1 else 0
     outcomes = Counter(t.outcomes.values())
-    buyers = outcomes["buy"]
     latency = [x * 1000 for x in t.join_latency]
-    rows = [
+    sold_out = f", sold out after {t.sold_out_at - started:.1f}s" if t.sold_out_at else ""
+    return [
         ("joined", f"{len(t.joined_at)} ({t.join_errors} failed)"),
         ("admitted", f"{len(t.admitted_at)}  ({span and len(times) / span:.0f} per second)"),
         ("outcomes", ", ".join(f"{n} {k}" for k, n in outcomes.most_common())),
         ("told SOLD_OUT while in line", str(told)),
+        ("tickets sold", f"{t.tickets_bought} of {args.tickets}{sold_out}"),
         (
-            "tickets sold",
-            f"{t.tickets_bought} of {args.tickets}"
-            + (f", sold out after {t.sold_out_at - started:.1f}s" if t.sold_out_at else ""),
+            "conversion",
+            f"{outcomes['buy'] / max(len(t.admitted_at), 1):.0%} of admitted people bought",
         ),
-        ("conversion", f"{buyers / max(len(t.admitted_at), 1):.0%} of admitted people bought"),
         (
             "wait to admission",
             f"p50 {percentile(waits, 50):.1f}s  p90 {percentile(waits, 90):.1f}s"
@@ -134,19 +138,28 @@ def summarize(crowd: Crowd, started: float, told: int) -> int:
         ("most in checkout at once", f"{t.most_in_checkout} of {args.max_concurrent} (sampled)"),
         ("total time", f"{time.time() - started:.1f}s"),
     ]
-    print("Summary")
-    for name, value in rows:
-        print(f"  {name:<30} {value}")
-    checks = {
+
+
+def checks(crowd: Crowd, told: int) -> dict[str, bool]:
+    t, args = crowd.tally, crowd.args
+    outcomes = Counter(t.outcomes.values())
+    return {
         "checkout never held more than max_concurrent people": t.most_in_checkout
         <= args.max_concurrent,
         "never sold more tickets than existed": t.tickets_bought <= args.tickets,
         "everyone who joined reached an outcome": len(t.admitted_at) + told == len(t.joined_at),
         "no errors": not any(k.startswith("error") for k in outcomes) and not t.join_errors,
     }
-    for name, ok in checks.items():
+
+
+def summarize(crowd: Crowd, started: float, told: int) -> int:
+    print("Summary")
+    for name, value in summary_rows(crowd, started, told):
+        print(f"  {name:<30} {value}")
+    results = checks(crowd, told)
+    for name, ok in results.items():
         print(f"  {'ok  ' if ok else 'FAIL'} {name}")
-    return 0 if all(checks.values()) else 1
+    return 0 if all(results.values()) else 1
 
 
 async def show_stats(target: str, event_id: str, joined: int) -> None:

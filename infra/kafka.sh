@@ -54,7 +54,7 @@ jars() {
   mv "$tmp" "$libs"
 }
 
-# CreateTopics.java compiled once, not by a source launch that runs javac every time.
+# CreateTopics.java compiled once, not again by a source launch on every run.
 helper() {
   local src=$root/infra/kafka/CreateTopics.java tmp
   if [[ ! -f $classes/CreateTopics.class || $src -nt $classes/CreateTopics.class ||
@@ -76,9 +76,9 @@ tcp_answering() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 ours() { pid_alive "$pidfile" kafka.Kafka; }
 who() { if ours; then echo "pid $(<"$pidfile"), started by dev-up"; else echo "not started by dev-up"; fi; }
 
-configure() {
-  mkdir -p "$state/data"
-  cat >"$state/server.properties" <<PROPS
+# The broker's settings, written again on every start.
+properties() {
+  cat <<PROPS
 # Written by infra/kafka.sh on every start; edit the script, not this file.
 process.roles=broker,controller
 node.id=1
@@ -105,6 +105,11 @@ log.retention.hours=168
 num.network.threads=2
 num.io.threads=4
 PROPS
+}
+
+configure() {
+  mkdir -p "$state/data"
+  properties >"$state/server.properties"
   if [[ -f $state/data/meta.properties ]]; then
     sed -n 's/^cluster\.id=//p' "$state/data/meta.properties" >"$state/cluster.id"
     return
@@ -204,7 +209,10 @@ consume() {
   local topic=${1:?usage: kafka.sh consume TOPIC [console consumer args]}
   shift
   jars
-  exec "${tool_jvm[@]}" -cp "$libs/*" org.apache.kafka.tools.consumer.ConsoleConsumer \
+  # Ctrl-C is how a reader stops it: the consumer prints its count, and the script ends with 0
+  # so make adds no "Error 130" (bash runs the trap once the consumer has exited).
+  trap 'exit 0' INT
+  "${tool_jvm[@]}" -cp "$libs/*" org.apache.kafka.tools.consumer.ConsoleConsumer \
     --bootstrap-server "$bootstrap" --topic "$topic" --from-beginning \
     --property print.key=true --property 'key.separator= | ' "$@"
 }

@@ -15,9 +15,9 @@ dev-down: ## stop the Redis and Kafka that dev-up started
 dev-status: ## are Redis and Kafka answering? (fails if either is not)
 	@rc=0; $(INFRA_DIR)/redis.sh status || rc=1; $(INFRA_DIR)/kafka.sh status || rc=1; exit $$rc
 
-tools: ## grpcurl, built with go install into .cache/bin
+tools: ## grpcurl, built with go install into .cache/bin (waits for a build that `make up` started)
 	@$(INFRA_DIR)/tools.sh grpcurl
 
-kafka-console-consumer: ## print a topic's messages until Ctrl-C: make kafka-console-consumer TOPIC=QUEUE_READY
+kafka-console-consumer: ## a topic's messages from the beginning until Ctrl-C (or IDLE=5: after 5 s without one)
 	$(if $(TOPIC),,$(error set TOPIC, e.g. make kafka-console-consumer TOPIC=QUEUE_READY))
-	$(INFRA_DIR)/kafka.sh consume $(TOPIC)
+	@$(INFRA_DIR)/kafka.sh consume $(TOPIC) $(if $(IDLE),--timeout-ms $(IDLE)000)
