@@ -90,6 +90,8 @@ def add_service(server: grpc.aio.Server, servicer: Servicer) -> None:
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(service.full_name, handlers),)
     )
+    # as the generated code does: registered methods skip the generic handlers' lookup
+    server.add_registered_method_handlers(service.full_name, handlers)
 
 
 def _handler(method: MethodDescriptor, behaviour: Any, calls: Calls) -> grpc.RpcMethodHandler:
