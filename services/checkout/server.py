@@ -79,6 +79,7 @@ def build_worker(
         settings.checkout_retry_attempts,
         now_ms,
         lambda step: metrics.errors.labels(step).inc(),
+        settings.checkout_retry_delay.total_seconds(),
     )
 
 

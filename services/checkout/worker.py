@@ -33,11 +33,14 @@ class CheckoutWorker:
         attempts: int,
         clock_ms: Callable[[], int],
         on_error: Callable[[str], None],
+        retry_delay: float = 0.2,
     ) -> None:
+        """retry_delay: seconds before a failed step's second attempt, doubling after."""
         self._store = store
         self._relay = relay
         self._interval = interval
         self._attempts = attempts
+        self._retry_delay = retry_delay
         self._now = clock_ms
         self._on_error = on_error
         self._stopping = asyncio.Event()
@@ -80,7 +83,10 @@ class CheckoutWorker:
     async def _step(self, step: str, event_id: str, work: Callable[[], Awaitable[int]]) -> None:
         try:
             await with_retries(
-                work, attempts=self._attempts, base_delay=0.2, what=f"{step} of {event_id}"
+                work,
+                attempts=self._attempts,
+                base_delay=self._retry_delay,
+                what=f"{step} of {event_id}",
             )
         except Exception:
             logger.exception("%s failed for event %s; next interval retries", step, event_id)
