@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Redis on 127.0.0.1:6379 from Debian's redis-server package, state in .cache/dev/redis/.
+# Durable as production runs it: an append-only file synced every second (a kill -9 loses at
+# most about a second of writes), and no eviction (an evicting Redis would drop people in line).
 # Usage: redis.sh up|down|status
 #   up      install redis-server if missing, start one unless something already answers PING,
 #           return once it answers (REDIS_START_TIMEOUT seconds at most, default 15)
@@ -31,7 +33,8 @@ up() {
   mkdir -p "$state"
   log "starting redis-server on 127.0.0.1:$port (log $state/redis.log)"
   redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --dir "$state" \
-    --pidfile "$pidfile" --logfile "$state/redis.log" --save "" --appendonly no 9>&-
+    --pidfile "$pidfile" --logfile "$state/redis.log" --save "" \
+    --appendonly yes --appendfsync everysec --maxmemory-policy noeviction 9>&-
   local timeout=${REDIS_START_TIMEOUT:-15}
   local deadline=$((SECONDS + timeout))
   while ((SECONDS < deadline)); do
