@@ -6,23 +6,14 @@ import sys
 import time
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from common.process.grpc_server import health_of
 from waitroomapi.waitroom.v1 import waitroom_pb2, waitroom_pb2_grpc
-
-SERVING = health_pb2.HealthCheckResponse.SERVING
 
 
 def health(port: int) -> str:
-    """The status of the "" service, or the gRPC code that stopped the call."""
     # A new channel per check: several serving processes share a port, one per connection.
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        request = health_pb2.HealthCheckRequest(service="")
-        try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(request, timeout=2)
-        except grpc.RpcError as error:
-            return str(error.code().name)
-    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+    return health_of(f"127.0.0.1:{port}")
 
 
 def alive(pid: int) -> bool:

@@ -4,8 +4,7 @@ import importlib
 import os
 import sys
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from common.process.grpc_server import health_of
 
 
 def grpc_port(service: str) -> int:
@@ -15,14 +14,10 @@ def grpc_port(service: str) -> int:
 
 
 def main(service: str) -> int:
-    with grpc.insecure_channel(f"127.0.0.1:{grpc_port(service)}") as channel:
-        request = health_pb2.HealthCheckRequest(service="")
-        try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(request, timeout=2)
-        except grpc.RpcError as error:
-            print(f"health check failed: {error.code().name}", file=sys.stderr)
-            return 1
-    return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
+    status = health_of(f"127.0.0.1:{grpc_port(service)}")
+    if status != "SERVING":
+        print(f"health check: {status}", file=sys.stderr)
+    return 0 if status == "SERVING" else 1
 
 
 if __name__ == "__main__":

@@ -50,3 +50,15 @@ def bind(server: grpc.aio.Server, host: str, port: int) -> int:
     if bound == 0:
         raise OSError(f"could not bind gRPC on {host}:{port}: is another server running there?")
     return bound
+
+
+def health_of(target: str, timeout: float = 2.0) -> str:
+    """A server's "" health, SERVING or NOT_SERVING, or the gRPC code that stopped the check
+    (a probe from outside the process: the local stack's scripts, the image's HEALTHCHECK)."""
+    with grpc.insecure_channel(target) as channel:
+        request = health_pb2.HealthCheckRequest(service="")
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(request, timeout=timeout)
+        except grpc.RpcError as error:
+            return str(error.code().name)
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
