@@ -38,7 +38,8 @@ GENERATED = """\
 """
 TOOL_HEADER = f"""{GENERATED}\
 # Read by CreateTopics.java (infra/kafka.sh topics): topic, partitions (* for
-# KAFKA_TOPIC_PARTITIONS), then its config. One broker: one replica, one in sync.
+# KAFKA_TOPIC_PARTITIONS), then its config. One broker: one replica, one in sync;
+# infra/kafka-cluster.sh creates them with {REPLICAS} replicas and min.insync.replicas={IN_SYNC}.
 """
 
 

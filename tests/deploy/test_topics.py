@@ -25,7 +25,7 @@ def test_the_checked_in_manifests_and_tool_list_are_what_the_topic_list_generate
 def test_the_topic_tool_reads_its_topics_from_the_list_and_names_none_itself() -> None:
     source = (REPO / "infra" / "kafka" / "CreateTopics.java").read_text()
     assert not [name for name in topics.ALL if name in source]
-    assert "infra/kafka/topics.txt" in (REPO / "infra" / "kafka.sh").read_text()
+    assert "infra/kafka/topics.txt" in (REPO / "infra" / "kafka-lib.sh").read_text()
 
 
 def test_the_tool_list_makes_every_topic_and_its_dead_letter_topic_once() -> None:
