@@ -8,6 +8,7 @@ PROTOS := $(shell find protos -name '*.proto')
 
 include mk/infra.mk
 include mk/deploy.mk
+include mk/cluster.mk
 
 .PHONY: help install gen lint test test-unit test-integration test-e2e run up down status logs clean bench bench-quick
 
