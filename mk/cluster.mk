@@ -10,3 +10,6 @@ cluster-down: ## stop the cluster stack's services, brokers and Redis nodes (the
 
 cluster-status: ## every Redis node, Kafka broker and service: port, pid, role or health (JSON=1 for JSON)
 	@scripts/cluster.sh status $(if $(JSON),--json)
+
+drills: install ## every fault drill on the cluster stack (make cluster-up first): JSON in drills/results/, one table
+	$(PY) -m drills $(DRILLS)

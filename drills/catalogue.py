@@ -1,0 +1,34 @@
+"""Every drill `make drills` runs, in order; `short` is the one `make test` runs."""
+
+from drills import faults
+from drills.load import Shape
+from drills.run import Drill
+
+DRILLS = (
+    Drill("baseline", faults.nothing, Shape(seconds=25)),
+    Drill(
+        "flash-crowd",
+        faults.nothing,
+        Shape(seconds=20, rate=5, flash=1500),
+        max_concurrent=100,
+        batch=50,
+    ),
+    Drill("kill-waitroom-serving", faults.kill_waitroom_serving),
+    Drill("kill-processor", faults.kill_processor_mid_step),
+    Drill("kill-checkout", faults.kill_checkout),
+    Drill("kill-stats", faults.kill_stats),
+    Drill("kill-redis-primary", faults.kill_redis_primary),
+    Drill("restart-redis-cluster", faults.restart_redis_cluster),
+    Drill("kill-kafka-broker", faults.kill_kafka_broker),
+    Drill("move-kafka-leader", faults.move_kafka_leader),
+    Drill("all-brokers-down", faults.all_brokers_down),
+)
+SHORT = Drill("short", faults.kill_broker_and_redis_primary, Shape(seconds=30), fault_after=8)
+
+
+def named(names: list[str]) -> list[Drill]:
+    every = {d.name: d for d in (*DRILLS, SHORT)}
+    unknown = [n for n in names if n not in every]
+    if unknown:
+        raise SystemExit(f"no drill named {', '.join(unknown)}; there are: {', '.join(every)}")
+    return [every[n] for n in names] if names else list(DRILLS)
