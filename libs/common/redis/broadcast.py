@@ -8,11 +8,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.process.resource import Resource
+from common.redis.client import RedisClient
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 class Broadcast(Resource):
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         channel: str,
         sender: str,
         reconnect_seconds: float = 1.0,
