@@ -8,7 +8,6 @@ come back with the same session (a lost one would be a person dropped from the l
 import asyncio
 import os
 import signal
-import subprocess
 import time
 import uuid
 
@@ -80,7 +79,8 @@ async def test_joins_go_on_through_a_killed_primary_and_none_acknowledged_is_los
     stop.set()
     await asyncio.gather(*load)
     promoted = await primary_of(cluster, event)
-    subprocess.run(RESTART, shell=True, check=True, capture_output=True)
+    restart = await asyncio.create_subprocess_shell(RESTART, stdout=asyncio.subprocess.DEVNULL)
+    assert await restart.wait() == 0, RESTART
     await healed(cluster, victim.port)
 
     rejoined = {
