@@ -21,6 +21,8 @@ class Node:
     primary: bool
     slots: frozenset[int]
     pid: int
+    node_id: str
+    replica_of: str  # the primary's node id ("-" for a primary)
 
 
 async def cluster_client() -> RedisCluster:
@@ -51,7 +53,8 @@ async def nodes(cluster: RedisCluster) -> list[Node]:
         finally:
             await direct.aclose()
         primary = "master" in fields[2]
-        found.append(Node(port, primary, _slots(fields[8:]) if primary else frozenset(), pid))
+        slots = _slots(fields[8:]) if primary else frozenset()
+        found.append(Node(port, primary, slots, pid, fields[0], fields[3]))
     return found
 
 

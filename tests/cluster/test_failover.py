@@ -12,6 +12,7 @@ import time
 import uuid
 
 import pytest
+from redis.asyncio import Redis
 from redis.crc import key_slot
 
 from common.tokens.ids import new_session_token
@@ -64,29 +65,69 @@ async def healed(cluster, killed_port: int, within: float = 60) -> None:
     pytest.fail(f"the cluster did not heal within {within} s")
 
 
-async def test_joins_go_on_through_a_killed_primary_and_none_acknowledged_is_lost(cluster):
-    repo, event = WaitroomRepository(cluster), f"fo-{uuid.uuid4().hex[:10]}"
-    await repo.create_event(EventConfig(event, 10, 10, 60, 0, 10, EventState.OPEN), _now())
-    victim = await primary_of(cluster, event)
+async def load_around(repo, event: str, fault) -> tuple[dict, list, int]:
+    """Joins and status reads from JOINERS callers around fault(), then LOAD_SECONDS more."""
     stop, acked, errors = asyncio.Event(), {}, []
     load = [
         asyncio.create_task(joiner(repo, event, w, stop, acked, errors)) for w in range(JOINERS)
     ]
     await asyncio.sleep(1)
     before = len(acked)
-    os.kill(victim.pid, signal.SIGKILL)
+    await fault()
     await asyncio.sleep(LOAD_SECONDS)
     stop.set()
     await asyncio.gather(*load)
+    return acked, errors, before
+
+
+async def lost_joins(repo, event: str, acked: dict) -> list[str]:
+    """Everyone joins again: an acknowledged join comes back with its own session."""
+    lost = []
+    for user, token in acked.items():
+        if (await repo.join(event, user, new_session_token(), _now(), 7200, 0.5)).token != token:
+            lost.append(user)
+    return lost
+
+
+async def test_a_primary_handed_over_to_its_replica_redirects_calls_that_carry_on(cluster):
+    """A manual failover (an operator's, or an upgrade's): the old primary answers MOVED."""
+    repo, event = WaitroomRepository(cluster), f"mv-{uuid.uuid4().hex[:10]}"
+    await repo.create_event(EventConfig(event, 10, 10, 60, 0, 10, EventState.OPEN), _now())
+    old = await primary_of(cluster, event)
+    replica = next(n for n in await nodes(cluster) if not n.primary and n.replica_of == old.node_id)
+
+    async def hand_over() -> None:
+        direct = Redis(port=replica.port, decode_responses=True)
+        assert await direct.execute_command("CLUSTER", "FAILOVER") in ("OK", True)
+        await direct.aclose()
+
+    acked, errors, before = await load_around(repo, event, hand_over)
+    new = await primary_of(cluster, event)
+    lost = await lost_joins(repo, event, acked)
+    print(
+        f"joins acknowledged: {len(acked)} ({len(acked) - before} after the hand-over), "
+        f"errors: {len(errors)}, lost: {len(lost)}, primary {old.port} -> {new.port}"
+    )
+    assert new.port == replica.port
+    assert len(acked) > before
+    assert errors == []
+    assert lost == []
+
+
+async def test_joins_go_on_through_a_killed_primary_and_none_acknowledged_is_lost(cluster):
+    repo, event = WaitroomRepository(cluster), f"fo-{uuid.uuid4().hex[:10]}"
+    await repo.create_event(EventConfig(event, 10, 10, 60, 0, 10, EventState.OPEN), _now())
+    victim = await primary_of(cluster, event)
+
+    async def kill() -> None:
+        os.kill(victim.pid, signal.SIGKILL)
+
+    acked, errors, before = await load_around(repo, event, kill)
     promoted = await primary_of(cluster, event)
     restart = await asyncio.create_subprocess_shell(RESTART, stdout=asyncio.subprocess.DEVNULL)
     assert await restart.wait() == 0, RESTART
     await healed(cluster, victim.port)
-
-    rejoined = {
-        u: (await repo.join(event, u, new_session_token(), _now(), 7200, 0.5)).token for u in acked
-    }
-    lost = [u for u, token in acked.items() if rejoined[u] != token]
+    lost = await lost_joins(repo, event, acked)
     print(
         f"joins acknowledged: {len(acked)} ({len(acked) - before} after the kill), "
         f"errors: {len(errors)}, lost: {len(lost)}, new primary: {promoted.port}"
