@@ -17,6 +17,7 @@ from common.process.settings import CommonSettings
 from common.redis.client import RedisClient, connect
 from stats.config import Settings as StatsSettings
 from stats.server import StatsServer
+from tests.integration.outage import ThrowawayRedis
 from waitroom.config import Settings
 from waitroom.server import WaitroomServer
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
@@ -227,3 +228,12 @@ async def start_stats() -> AsyncIterator[Callable[..., asyncio.Future[StatsServe
     yield start  # type: ignore[misc]
     for server in servers:
         await server.stop()
+
+
+@pytest.fixture
+async def throwaway_redis(tmp_path) -> AsyncIterator[ThrowawayRedis]:
+    """A redis-server of the test's own on OUTAGE_PORT, to kill and start again."""
+    server = ThrowawayRedis(tmp_path)
+    await server.start()
+    yield server
+    await server.kill()
