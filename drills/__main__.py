@@ -15,8 +15,6 @@ async def main(names: list[str]) -> int:
         print(f"[drills] {drill.name}: {drill.fault.__doc__}", flush=True)
         result = await run.run(drill)
         print(f"[drills] {drill.name}: wrote {report.write(result)}", flush=True)
-        for note in result["notes"]:
-            print(f"    {note}", flush=True)
         results.append(result)
     report.print_table(results)
     return 0 if all(r["ok"] for r in results) else 1

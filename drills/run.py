@@ -26,6 +26,7 @@ class Context:
 
     def note(self, text: str) -> None:
         self.notes.append(f"{time.monotonic() - self.load.started:5.1f}s {text}")
+        print(f"    {self.notes[-1]}", flush=True)
 
 
 Fault = Callable[[Context], Awaitable[None]]
@@ -63,8 +64,10 @@ async def run(drill: Drill) -> dict:
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
-        await load.close()
-    return await _result(drill, ctx, samples, unsettled)
+        await asyncio.wait_for(load.close(), 30)
+    ctx.note("checking")
+    async with asyncio.timeout(300):
+        return await _result(drill, ctx, samples, unsettled)
 
 
 async def _under_load(drill: Drill, ctx: Context) -> None:
@@ -100,7 +103,9 @@ async def _result(drill: Drill, ctx: Context, samples: Samples, unsettled: int) 
     tally = ctx.load.tally
     people = tally.joined()
     found, stats = await _settled_topics(ctx.event_id)
+    ctx.note(f"topics read: {sum(len(v) for v in found.values())} records")
     statuses = await observe.statuses(people)
+    ctx.note(f"{len(statuses)} statuses read")
     checks = _checks(drill, ctx, people, statuses, found, stats, samples)
     checks["slots_freed"] = invariants.slots_freed(
         set(_sessions(found, topics.QUEUE_READY, ctx.event_id)),
