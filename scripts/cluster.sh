@@ -2,8 +2,8 @@
 # The cluster stack on one machine: the Redis Cluster (infra/redis-cluster.sh), the three Kafka
 # brokers (infra/kafka-cluster.sh) and the services against them (STACK=cluster scripts/stack.sh).
 # Usage: cluster.sh up|down|status [--json]
-#   up      stops the single-node stack's services first (they hold the same ports; its Redis and
-#           Kafka keep running for others), then starts everything, health-checked
+#   up      starts everything, health-checked; the single-node stack's services are stopped
+#           first (they hold the same ports; its Redis and Kafka keep running for others)
 #   down    stops the services, the brokers and the Redis nodes (their data stays on disk)
 #   status  every Redis node, Kafka broker and service with port, pid and role or health;
 #           exit 0 only when all answer; --json: one document {"redis", "kafka", "services"}
@@ -11,10 +11,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 up() {
-  if [[ $(scripts/stack.sh status --json || true) == *'"pid": '[0-9]* ]]; then
-    echo "[cluster] stopping the single-node stack's services first (they use the same ports)"
-    scripts/stack.sh down
-  fi
   infra/redis-cluster.sh up
   infra/kafka-cluster.sh up
   infra/kafka-cluster.sh topics

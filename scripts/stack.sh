@@ -6,6 +6,7 @@
 # (make cluster-up), the waitroom twice (50051 and 50061, so two processors compete); logs in
 # var/log/cluster/, pids in var/run/cluster/.
 # Usage: stack.sh up|down|status [--json]|start NAME|stop NAME
+#   up           stops the other stack's services first: both use the same ports
 #   start, stop  one service by name (a drill's restart of one it killed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,7 +70,19 @@ wait_healthy() {
   esac
 }
 
+# The other stack's services hold the same ports (SO_REUSEPORT would let both bind them
+# silently): stopped first.
+other_stack_down() {
+  local other=cluster
+  [[ ${STACK:-single} == cluster ]] && other=single
+  if [[ $(STACK=$other "$0" status --json || true) == *'"pid": '[0-9]* ]]; then
+    echo "[stack] stopping the $other stack's services first (they use the same ports)"
+    STACK=$other "$0" down
+  fi
+}
+
 up() {
+  other_stack_down
   for entry in "${SERVICES[@]}"; do
     start "${entry%%:*}"
     wait_healthy "${entry%%:*}" "${entry##*:}"

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Every test in one pytest run: unit, integration (real Redis and Kafka), end to end (the stack).
+# Every test: unit, integration (real Redis and Kafka), end to end (the single-node stack), then
+# the cluster suite on the cluster stack (Redis Cluster, three brokers, the services against
+# them): its Lua scripts and consumers, one whole sale, and the short fault drill.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/stack.sh up
-.venv/bin/python -m pytest tests "$@"
+.venv/bin/python -m pytest tests --ignore=tests/cluster "$@"
+scripts/cluster.sh up
+.venv/bin/python -m pytest tests/cluster "$@"
