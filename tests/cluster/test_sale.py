@@ -26,6 +26,18 @@ async def join_in_order(stack, event_id: str, count: int) -> list[str]:
     return sessions
 
 
+async def tickets_held(stack, token: str, wanted: int) -> cpb.Checkout:
+    """The hold, once it holds `wanted` tickets: an expired hold's tickets come back to the
+    waiting holds when checkout's sweeper ends it, a moment after the waitroom freed the slot."""
+    request = cpb.GetCheckoutRequest(checkout_token=token)
+    for _ in range(100):
+        hold = await stack.checkout.GetCheckout(request, timeout=10)
+        if hold.quantity >= wanted or hold.status != cpb.HOLD_STATUS_HELD:
+            return hold
+        await asyncio.sleep(0.2)
+    return hold
+
+
 async def events_on(event_id: str, topic: str, count: int) -> list[dict]:
     for _ in range(60):
         found = of_event((await read_all(cluster.KAFKA, (topic,))).get(topic, []), event_id)
@@ -51,6 +63,7 @@ async def test_a_sale_runs_to_sold_out_on_the_cluster(stack, event_id):
     assert expired.status == pb.SESSION_STATUS_EXPIRED
     second_in = await stack.status_until(second, ADMITTED, replica=1)
     assert second_in.status == pb.SESSION_STATUS_ADMITTED
+    assert (await tickets_held(stack, second_in.checkout_token, 2)).quantity == 2
 
     order = await stack.checkout.CompletePurchase(
         cpb.CompletePurchaseRequest(
@@ -75,6 +88,7 @@ async def test_the_topics_and_stats_of_a_sale_agree_with_what_people_were_told(s
     first, second, third = await join_in_order(stack, event_id, 3)
     await stack.status_until(first, {pb.SESSION_STATUS_EXPIRED})
     token = (await stack.status_until(second, ADMITTED)).checkout_token
+    await tickets_held(stack, token, 2)
     await stack.checkout.CompletePurchase(
         cpb.CompletePurchaseRequest(checkout_token=token, quantity=2, payment_reference="p"),
         timeout=30,
