@@ -1,6 +1,6 @@
 """Every drill `make drills` runs, in order; `short` is the one `make test` runs."""
 
-from drills import faults
+from drills import chaos, faults, overload
 from drills.load import Shape
 from drills.run import Drill
 
@@ -22,6 +22,8 @@ DRILLS = (
     Drill("kill-kafka-broker", faults.kill_kafka_broker),
     Drill("move-kafka-leader", faults.move_kafka_leader),
     Drill("all-brokers-down", faults.all_brokers_down),
+    Drill("kafka-chaos", chaos.kafka_chaos, Shape(seconds=45)),
+    Drill("overload", overload.overload, Shape(seconds=80)),
 )
 SHORT = Drill("short", faults.kill_broker_and_redis_primary, Shape(seconds=30), fault_after=8)
 

@@ -21,6 +21,7 @@ class Context:
     load: Load
     event_id: str
     notes: list[str] = field(default_factory=list)
+    figures: dict[str, object] = field(default_factory=dict)  # what a fault measured
     fault_at: float = 0.0
     healed_at: float = 0.0
 
@@ -130,6 +131,7 @@ async def _result(drill: Drill, ctx: Context, samples: Samples, unsettled: int) 
         "stats": stats,
         "invariants": checks,
         "notes": ctx.notes,
+        "fault_figures": ctx.figures,
         "ok": all(c["ok"] for c in checks.values()),
     }
 
