@@ -2,8 +2,10 @@
 
 from drills import chaos, faults, overload
 from drills.load import Shape
+from drills.netfault import NetworkFault
 from drills.run import Drill
 
+NETWORK = NetworkFault()
 DRILLS = (
     Drill("baseline", faults.nothing, Shape(seconds=25)),
     Drill(
@@ -22,6 +24,7 @@ DRILLS = (
     Drill("kill-kafka-broker", faults.kill_kafka_broker),
     Drill("move-kafka-leader", faults.move_kafka_leader),
     Drill("all-brokers-down", faults.all_brokers_down),
+    Drill("network-fault", NETWORK, Shape(seconds=50), cleanup=NETWORK.cleanup),
     Drill("kafka-chaos", chaos.kafka_chaos, Shape(seconds=45)),
     Drill("overload", overload.overload, Shape(seconds=80)),
 )

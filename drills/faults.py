@@ -1,9 +1,10 @@
 """The faults: each injects one, heals it, and notes what it did; its docstring names it."""
 
 import asyncio
+import contextlib
 import signal
 
-from drills import cluster
+from drills import cluster, redisdata
 from drills.run import Context
 
 
@@ -30,15 +31,38 @@ async def kill_waitroom_serving(ctx: Context) -> None:
     if now["health"] != "SERVING" or not now["pid"]:
         ctx.note(f"waitroom {now['health']} after 5 s: restarted by the drill")
         await _kill_service(ctx, "waitroom", restart_after=0)
+    else:
+        replaced = cluster.children(now["pid"])
+        ctx.note(f"serving after 5 s, the supervisor's processes now {replaced} (was {workers})")
 
 
 async def kill_processor_mid_step(ctx: Context) -> None:
-    """kill -9 of a processor replica while it admits (between its Redis step and its Kafka send)"""
-    # The kill lands while admissions flow; with a 1 s cycle the Redis step and the send are
-    # never far apart. Sent again and again at short intervals to land inside a step.
-    for round_ in range(3):
-        await _kill_service(ctx, "waitroom-2", restart_after=1.0)
-        await asyncio.sleep(3 + round_)
+    """kill -9 of a processor replica between its Redis step and its Kafka send, 3 times"""
+    redis = redisdata.connect(cluster.REDIS_URL)
+    try:
+        for _ in range(3):
+            held = await _relay_holding(redis, ctx.event_id, "waitroom-2", within=15)
+            ctx.note(f"waitroom-2's relay holds {held} admissions read from the outbox, unsent")
+            await _kill_service(ctx, "waitroom-2", restart_after=1.0)
+            await asyncio.sleep(3)
+    finally:
+        await redis.aclose()
+
+
+async def _relay_holding(redis, event_id: str, instance: str, within: float) -> int:
+    """Waits until the instance's relay has read outbox entries that Kafka has not yet
+    acknowledged (the Redis step done, the send not): how many it holds then (0: never seen)."""
+    stream = f"waitroom:{{{event_id}}}:outbox"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        with contextlib.suppress(Exception):
+            pending = await redis.xpending(stream, "relay")
+            for consumer in pending.get("consumers") or []:
+                if str(consumer["name"]).startswith(instance) and int(consumer["pending"]) > 0:
+                    return int(consumer["pending"])
+        await asyncio.sleep(0.001)
+    return 0
 
 
 async def kill_checkout(ctx: Context) -> None:

@@ -43,6 +43,7 @@ class Drill:
     batch: int = 20
     hold: int = 5
     tickets: int = 1_000_000
+    cleanup: Callable[[], Awaitable[None]] | None = None  # after the checks, before the next
 
 
 async def run(drill: Drill) -> dict:
@@ -67,8 +68,12 @@ async def run(drill: Drill) -> dict:
             await sampler
         await asyncio.wait_for(load.close(), 30)
     ctx.note("checking")
-    async with asyncio.timeout(300):
-        return await _result(drill, ctx, samples, unsettled)
+    try:
+        async with asyncio.timeout(300):
+            return await _result(drill, ctx, samples, unsettled)
+    finally:
+        if drill.cleanup is not None:
+            await drill.cleanup()
 
 
 async def _under_load(drill: Drill, ctx: Context) -> None:

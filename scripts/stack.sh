@@ -47,12 +47,13 @@ running() {
 }
 
 start() {
-  local name=$1 settings
+  local name=$1 settings wrap
   if running "$name"; then
     echo "[stack] $name already running (pid $(pid_of "$name"))"
   else
     read -ra settings <<<"$(replica_env "$name")"
-    env "${settings[@]}" nohup .venv/bin/python -m "${name%%-*}" >>"$logs/$name.log" 2>&1 &
+    read -ra wrap <<<"${STACK_WRAP:-}"  # e.g. ip netns exec NAME: a drill's network namespace
+    env "${settings[@]}" "${wrap[@]}" nohup .venv/bin/python -m "${name%%-*}" >>"$logs/$name.log" 2>&1 &
     echo $! >"$run/$name.pid"
     echo "[stack] started $name (pid $!), log $logs/$name.log"
   fi
