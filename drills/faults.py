@@ -3,17 +3,25 @@
 import asyncio
 import contextlib
 import signal
+from collections.abc import Awaitable, Callable
 
 from drills import cluster, redisdata
 from drills.run import Context
 
 
-async def _kill_service(ctx: Context, name: str, restart_after: float = 2.0) -> None:
+async def _kill_service(
+    ctx: Context,
+    name: str,
+    restart_after: float = 2.0,
+    ready: Callable[[], Awaitable[object]] | None = None,
+) -> None:
+    """kill -9 of a service and its serving processes (once `ready` returns), then a restart."""
     service = (await cluster.status()).service(name)
-    ctx.note(f"kill -9 {name} (pid {service['pid']}) and its serving processes")
     pids = [service["pid"], *cluster.children(service["pid"])]
+    why = await ready() if ready is not None else ""
     for pid in pids:
         cluster.kill(pid)
+    ctx.note(f"kill -9 {name} (pid {service['pid']}) and its serving processes {why}")
     await asyncio.sleep(restart_after)
     await cluster.restart_service(name)
     ctx.note(f"{name} restarted")
@@ -40,10 +48,13 @@ async def kill_processor_mid_step(ctx: Context) -> None:
     """kill -9 of a processor replica between its Redis step and its Kafka send, 3 times"""
     redis = redisdata.connect(cluster.REDIS_URL)
     try:
-        for _ in range(3):
+
+        async def holding() -> str:
             held = await _relay_holding(redis, ctx.event_id, "waitroom-2", within=15)
-            ctx.note(f"waitroom-2's relay holds {held} admissions read from the outbox, unsent")
-            await _kill_service(ctx, "waitroom-2", restart_after=1.0)
+            return f"while its relay held {held} admissions from the outbox, unsent"
+
+        for _ in range(3):
+            await _kill_service(ctx, "waitroom-2", restart_after=1.0, ready=holding)
             await asyncio.sleep(3)
     finally:
         await redis.aclose()

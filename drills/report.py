@@ -61,6 +61,7 @@ def show(results: list[dict]) -> None:
 def print_table(results: list[dict]) -> None:
     print("\n".join(table(results).splitlines()[:2]))
     show(results)
+    red, reset = (RED, RESET) if sys.stdout.isatty() else ("", "")
     for result in results:
         if not result["ok"]:
-            print(f"{RED}{result['drill']}: broken invariants: {'; '.join(broken(result))}{RESET}")
+            print(f"{red}{result['drill']}: broken invariants: {'; '.join(broken(result))}{reset}")
