@@ -89,6 +89,19 @@ def children(pid: int) -> list[int]:
         return []
 
 
+def serving_processes(pid: int) -> list[int]:
+    """A supervisor's live serving processes (spawned workers, not multiprocessing's tracker)."""
+    found = []
+    for child in children(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in command and not gone(child):
+            found.append(child)
+    return found
+
+
 def rss_kib(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as status_file:

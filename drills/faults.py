@@ -30,7 +30,7 @@ async def _kill_service(
 async def kill_waitroom_serving(ctx: Context) -> None:
     """kill -9 of one waitroom serving process (replaced by its supervisor, or restarted)"""
     service = (await cluster.status()).service("waitroom")
-    workers = cluster.children(service["pid"])
+    workers = cluster.serving_processes(service["pid"])
     victim = workers[0] if workers else service["pid"]
     ctx.note(f"kill -9 serving process {victim} of waitroom (pid {service['pid']})")
     await cluster.kill_and_wait(victim)
@@ -40,7 +40,7 @@ async def kill_waitroom_serving(ctx: Context) -> None:
         ctx.note(f"waitroom {now['health']} after 5 s: restarted by the drill")
         await _kill_service(ctx, "waitroom", restart_after=0)
     else:
-        replaced = cluster.children(now["pid"])
+        replaced = cluster.serving_processes(now["pid"])
         ctx.note(f"serving after 5 s, the supervisor's processes now {replaced} (was {workers})")
 
 
