@@ -9,9 +9,9 @@ RED, GREEN, RESET = "\033[31m", "\033[32m", "\033[0m"
 COLUMNS = ("drill", "joined", "admitted", "completed", "errors", "recover s", "lost", "invariants")
 
 
-def write(result: dict) -> Path:
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{result['drill']}.json"
+def write(result: dict, folder: Path = RESULTS) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{result['drill']}.json"
     path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n")
     return path
 

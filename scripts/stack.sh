@@ -76,9 +76,9 @@ wait_healthy() {
 other_stack_down() {
   local other=cluster
   [[ ${STACK:-single} == cluster ]] && other=single
-  if [[ $(STACK=$other "$0" status --json || true) == *'"pid": '[0-9]* ]]; then
+  if [[ $(STACK=$other scripts/stack.sh status --json || true) == *'"pid": '[0-9]* ]]; then
     echo "[stack] stopping the $other stack's services first (they use the same ports)"
-    STACK=$other "$0" down
+    STACK=$other scripts/stack.sh down
   fi
 }
 

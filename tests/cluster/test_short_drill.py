@@ -8,9 +8,9 @@ from drills import catalogue, report, run
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 
 
-async def test_a_broker_and_a_redis_primary_killed_under_load_lose_nobody(cluster_stack):
+async def test_a_broker_and_a_redis_primary_killed_under_load_lose_nobody(cluster_stack, tmp_path):
     result = await run.run(catalogue.SHORT)
-    report.write(result)
+    report.write(result, tmp_path)  # make drills keeps its results in drills/results/
     report.print_table([result])
 
     assert result["joined"] > 0
