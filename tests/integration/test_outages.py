@@ -12,7 +12,7 @@ from common.kafka.messages import timestamp_ms, to_json
 from common.kafka.publisher import Publisher, Record
 from common.process.grpc_server import LIVENESS
 from common.tokens.ids import make_session_id
-from tests.integration.conftest import KAFKA
+from tests.integration.conftest import ADMIN, KAFKA, create_event
 from waitroomapi.events.v1 import events_pb2 as ev
 from waitroomapi.stats.v1 import stats_pb2 as pb
 from waitroomapi.stats.v1 import stats_pb2_grpc as pb_grpc
@@ -141,3 +141,38 @@ async def test_readiness_follows_redis_through_an_outage_and_liveness_stays_up(
     finally:
         for channel in channels:
             await channel.close()
+
+
+async def test_the_waitroom_waits_out_a_redis_outage_and_dead_letters_no_valid_record(
+    start_server, channel_to, throwaway_redis
+):
+    server = await start_server(redis_url=throwaway_redis.url)
+    channel = channel_to(server)
+    events = [f"sold-{uuid.uuid4().hex[:8]}-{n}" for n in range(5)]
+    for event_id in events:
+        await create_event(channel, event_id)
+    await throwaway_redis.kill()
+    sold_out = [
+        Record(topics.EVENT_SOLD_OUT, e, to_json(ev.EventSoldOut(message_id=f"{e}-s", event_id=e)))
+        for e in events
+    ]
+    await publish(sold_out)
+    retries = "waitroom_consume_retries_total"
+
+    async def retried_past_its_attempts() -> bool:  # the pool retried the batch, again and again
+        return sample(server, retries, topic=topics.EVENT_SOLD_OUT) > 4 * len(events)
+
+    await until(retried_past_its_attempts)
+    await throwaway_redis.start()
+    admin = waitroom_pb2_grpc.AdminServiceStub(channel)
+
+    async def all_sold_out() -> bool:
+        try:
+            listed = await admin.ListEvents(waitroom_pb2.ListEventsRequest(), metadata=ADMIN)
+        except grpc.aio.AioRpcError:
+            return False
+        return sum(e.sold_out for e in listed.events if e.event_id in events) == len(events)
+
+    await until(all_sold_out)
+    assert sample(server, "waitroom_consumed_total", topic=topics.EVENT_SOLD_OUT) >= len(events)
+    assert sample(server, "waitroom_dead_lettered_total", topic=topics.EVENT_SOLD_OUT) == 0
