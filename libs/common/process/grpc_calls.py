@@ -3,6 +3,7 @@ and deadlines (common.process.deadlines: shed what cannot be answered in time)."
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol, TypeVar
@@ -124,7 +125,7 @@ class Adapter:
         if self._shedding is None:
             return None
         remaining: float | None = context.time_remaining()
-        if self._shedding.rule.refuses(remaining):
+        if self._shedding.rule.refuses(remaining, self._shedding.expected(self.method)):
             self._shedding.count(self.method, TOO_SHORT)
             message = f"{(remaining or 0) * 1000:.0f} ms left: too little to answer in; refused"
             await self._calls.refuse(
@@ -134,15 +135,17 @@ class Adapter:
 
     async def bounded(self, work: Awaitable[T], budget: float | None, context: Any) -> T:
         """The work, ended UNAVAILABLE with the retry hint when its budget runs out."""
-        if budget is None:
+        if self._shedding is None:
             return await work
-        scope = asyncio.timeout(budget)
+        scope, started = asyncio.timeout(budget), time.monotonic()
         try:
             async with scope:
                 return await work
         except TimeoutError:
             if not scope.expired():
                 raise  # the work's own timeout, not the caller's deadline
+        finally:
+            self._shedding.took(self.method, time.monotonic() - started)
         assert self._shedding is not None
         self._shedding.count(self.method, SPENT)
         message = f"{self._calls.unavailable} (not done within the call's deadline)"
