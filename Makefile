@@ -9,7 +9,7 @@ PROTOS := $(shell find protos -name '*.proto')
 include mk/infra.mk
 include mk/deploy.mk
 
-.PHONY: help install gen lint test test-unit test-integration test-e2e run up down status logs clean bench bench-quick
+.PHONY: help install gen lint test test-unit test-integration test-e2e run up down status logs clean bench bench-quick bench-capacity
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ run: up ## the stack, a demo event and a flash crowd through it
 bench-quick: up ## every benchmark, smaller: results in bench/results/
 	infra/tools.sh ghz >/dev/null && $(UV) sync --frozen --quiet --group bench
 	$(PY) -m bench.run --quick
+
+bench-capacity: install ## what one Redis primary carries for one event (its own redis-server on 6391), and the capacity model
+	$(PY) -m bench.capacity $(ARGS) && $(PY) -m bench.capacity_plan
 
 bench: up ## gRPC load at 10-200 calls in flight, 100,000 admitted, 1,000,000 people in line
 	infra/tools.sh ghz >/dev/null && $(UV) sync --frozen --quiet --group bench

@@ -6,7 +6,6 @@ import os
 import socket
 
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from checkout.config import Settings
 from checkout.consumer import TOPICS, CheckoutHandlers
@@ -26,7 +25,7 @@ from common.process.grpc_server import Health, create_server
 from common.process.http import HttpServer
 from common.process.lifecycle import ServiceProcess, now_ms, run_until_signal
 from common.process.readiness import Dependency, redis_and_kafka
-from common.redis.client import connect
+from common.redis.client import RedisClient, connect
 from common.tokens.jwks import JwksVerifier
 from waitroomapi.checkout.v1 import checkout_pb2
 
@@ -54,7 +53,7 @@ def build_consumer(
 
 def build_worker(
     settings: Settings,
-    redis: Redis,
+    redis: RedisClient,
     repository: CheckoutRepository,
     publisher: Publisher,
     metrics: CheckoutMetrics,
@@ -130,7 +129,7 @@ class CheckoutServer(ServiceProcess):
         await self.consumer.start()
 
     def watched(self) -> list[Dependency]:
-        return redis_and_kafka(self.repository.ping, self.publisher.ping)
+        return redis_and_kafka(self.redis.ping, self.publisher.ping)
 
     async def work(self) -> None:
         await asyncio.gather(self.consumer.run(), self.worker.run())

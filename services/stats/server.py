@@ -88,7 +88,7 @@ class StatsServer(ServiceProcess):
         await self.consumer.start()
 
     def watched(self) -> list[Dependency]:
-        return redis_and_kafka(self.repository.ping, self.publisher.ping)
+        return redis_and_kafka(self.redis.ping, self.publisher.ping)
 
     async def work(self) -> None:
         await asyncio.gather(self.consumer.run(), self._refresh_gauges())

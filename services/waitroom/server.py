@@ -111,7 +111,7 @@ class WaitroomServer(ServiceProcess):
         await self.consumer.start()
 
     def watched(self) -> list[Dependency]:
-        return redis_and_kafka(self.repository.ping, self.publisher.ping)
+        return redis_and_kafka(self.redis.ping, self.publisher.ping)
 
     async def work(self) -> None:
         await asyncio.gather(
