@@ -29,8 +29,8 @@ class Figures:
     usec_per_call: float  # INFO commandstats: the scripts' own execution
     cpu_us_per_call: float  # INFO cpu: everything the server did, reading and replying too
     ceiling_usec: float  # 1e6 / usec_per_call
-    ceiling_cpu: float  # calls a CPU-second of Redis's main thread
-    redis_busy: float  # main-thread CPU seconds per wall second
+    ceiling_cpu: float  # calls a CPU-second of the redis-server process
+    redis_busy: float  # its CPU seconds per wall second
     fork_cpu_s: float  # children (AOF rewrites) meanwhile
     people_per_call: float
     connections: int

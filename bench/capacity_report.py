@@ -28,7 +28,8 @@ def table(result: dict[str, Any]) -> str:
         HEADER,
         *(row(p) for p in result["phases"]),
         "ceiling/s = 1e6 / usec_per_call (the scripts alone); cpu-bound/s = calls per CPU-second "
-        "of Redis's main thread (reading and replying too); people/s = cpu-bound/s x people/call",
+        "of the redis-server process (reading and replying too); "
+        "people/s = cpu-bound/s x people/call",
         f"Memory: {memory['bytes_per_waiting']:.0f} bytes a person waiting "
         f"({memory['bytes_per_waiting_with_outbox']:.0f} with the QUEUE_JOINED outbox entry not "
         f"yet relayed), {memory['bytes_per_hold']:.0f} a hold, "
