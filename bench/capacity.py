@@ -12,6 +12,7 @@ fails instead of looking fast. The JSON goes to bench/results/capacity-<stamp>.j
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import sys
 import time
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m bench.capacity" + (" --quick" if args.quick else ""),
         "stamp": stamp,
         "shape": dataclasses.asdict(shape),
-        "machine": {"cpus": _cpus(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "versions": {"redis_server": redis_version, "python": platform.python_version()},
         **result,
         "seconds": round(time.monotonic() - started, 1),
@@ -124,12 +125,6 @@ def main(argv: list[str] | None = None) -> int:
     print(table(result))
     print(f"\n{path}")
     return 0
-
-
-def _cpus() -> int:
-    import os
-
-    return os.cpu_count() or 0
 
 
 if __name__ == "__main__":
