@@ -23,8 +23,8 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         f"One event on one Redis primary ({result['versions']['redis_server']}, appendonly "
         f"everysec): {shape['people']} people, {shape['connections']} connections, pipelines "
-        f"of 256; admission: max_concurrent {shape['max_concurrent']}, batch "
-        f"{shape['batch_size']}, holds ending by deadline",
+        f"of {shape.get('pipeline', 256)}; admission: max_concurrent {shape['max_concurrent']}, "
+        f"batch {shape['batch_size']}, holds ending by deadline",
         HEADER,
         *(row(p) for p in result["phases"]),
         "ceiling/s = 1e6 / usec_per_call (the scripts alone); cpu-bound/s = calls per CPU-second "
