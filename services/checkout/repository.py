@@ -1,7 +1,5 @@
 """The only checkout module that talks to Redis: settings, inventory, holds and the outbox."""
 
-from redis.asyncio import Redis
-
 from checkout.models import (
     Applied,
     EventSettings,
@@ -13,6 +11,7 @@ from checkout.models import (
     UnknownEventError,
 )
 from common.redis.batch import ScriptBatcher
+from common.redis.client import RedisClient
 from common.redis.scripts import KeySpace, load_script
 from common.tokens.ids import make_session_id
 
@@ -24,7 +23,7 @@ key = KeySpace("checkout").key
 
 
 class CheckoutRepository:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._configure = load_script(redis, "checkout", "configure")
         self._hold = load_script(redis, "checkout", "hold")
@@ -46,15 +45,9 @@ class CheckoutRepository:
         e = settings.event_id
         await self._redis.sadd(EVENTS_KEY, e)
         keys = [key(e, "config"), key(e, "outbox"), key(e, f"seen:{message_id}"), key(e, "waiting")]
-        args: list[str | int] = [
-            settings.version,
-            settings.tickets,
-            SEEN_TTL_SECONDS,
-            per_hold,
-            key(e, "hold:"),
-            now_ms,
-        ]
-        return Applied(await self._configure(keys=keys, args=args))
+        keys.append(key(e, "hold:"))
+        args = [settings.version, settings.tickets, SEEN_TTL_SECONDS, per_hold, now_ms]
+        return Applied(await self._batch.call(self._configure, keys, args))
 
     async def hold(self, holder: Holder, per_hold: int, now_ms: int) -> Hold:
         """The session's hold, made now if it has none; UnknownEventError before the settings."""
@@ -90,8 +83,9 @@ class CheckoutRepository:
     ) -> Order | Refusal:
         e, token = holder.event_id, holder.token
         args: list[str | int] = [token, quantity, payment_reference, order_id, now_ms]
-        args += [holder.session_id, key(e, "hold:"), make_session_id(e, "")]
-        reply = await self._purchase(keys=_hold_keys(e, token), args=args)
+        args += [holder.session_id, make_session_id(e, "")]
+        keys = [*_hold_keys(e, token), key(e, "hold:")]
+        reply = await self._batch.call(self._purchase, keys, args)
         if reply[0] == "ok":
             return Order(str(reply[1]), int(reply[2]))
         return Refusal(reply[0])
@@ -99,13 +93,13 @@ class CheckoutRepository:
     async def cancel(self, holder: Holder, now_ms: int) -> HoldStatus | None:
         """The hold's status after the call (CANCELLED when it was held); None without a hold."""
         e, token = holder.event_id, holder.token
-        args: list[str | int] = [token, now_ms, holder.session_id, key(e, "hold:")]
-        reply = await self._cancel(keys=_hold_keys(e, token), args=args)
+        keys = [*_hold_keys(e, token), key(e, "hold:")]
+        reply = await self._batch.call(self._cancel, keys, [token, now_ms, holder.session_id])
         return None if reply == "no_hold" else HoldStatus(reply)
 
     async def sweep(self, event_id: str, now_ms: int, limit: int = 500) -> int:
-        keys = [key(event_id, s) for s in ("config", "holds", "outbox", "waiting")]
-        args = [now_ms, key(event_id, "hold:"), make_session_id(event_id, ""), limit]
+        keys = [key(event_id, s) for s in ("config", "holds", "outbox", "waiting", "hold:")]
+        args = [now_ms, make_session_id(event_id, ""), limit]
         return int(await self._batch.call(self._sweep, keys, args))
 
 

@@ -6,7 +6,6 @@ import os
 import socket
 
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from checkout.config import Settings
 from checkout.consumer import TOPICS, CheckoutHandlers
@@ -24,7 +23,8 @@ from common.process.grpc_calls import add_service
 from common.process.grpc_server import Health, create_server
 from common.process.http import HttpServer
 from common.process.lifecycle import ServiceProcess, now_ms, run_until_signal
-from common.redis.client import connect
+from common.process.readiness import Dependency, redis_and_kafka
+from common.redis.client import RedisClient, connect
 from common.tokens.jwks import JwksVerifier
 from waitroomapi.checkout.v1 import checkout_pb2
 
@@ -52,7 +52,7 @@ def build_consumer(
 
 def build_worker(
     settings: Settings,
-    redis: Redis,
+    redis: RedisClient,
     repository: CheckoutRepository,
     publisher: Publisher,
     metrics: CheckoutMetrics,
@@ -117,6 +117,7 @@ class CheckoutServer(ServiceProcess):
             settings,
             settings.checkout_grpc_port,
             settings.checkout_shutdown_timeout.total_seconds(),
+            self.registry,
         )
 
     async def connect(self) -> None:
@@ -124,6 +125,9 @@ class CheckoutServer(ServiceProcess):
         await self.verifier.load()
         await self.publisher.start()
         await self.consumer.start()
+
+    def watched(self) -> list[Dependency]:
+        return redis_and_kafka(self.redis.ping, self.publisher.ping)
 
     async def work(self) -> None:
         await asyncio.gather(self.consumer.run(), self.worker.run())

@@ -6,9 +6,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import Redis
-
 from common.redis.batch import ScriptBatcher
+from common.redis.client import RedisClient
 from common.redis.scripts import KeySpace, load_script
 from stats.models import Change, Counts, Outcome, RawFigures, SessionFacts
 
@@ -23,7 +22,7 @@ key = KeySpace("stats").key
 
 
 class StatsRepository:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._apply = load_script(redis, "stats", "apply")
         # the pool's workers apply concurrently: their scripts share pipelines

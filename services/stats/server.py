@@ -12,6 +12,7 @@ from common.process.grpc_calls import add_service
 from common.process.grpc_server import Health, create_server
 from common.process.http import HttpServer
 from common.process.lifecycle import ServiceProcess, now_ms, run_until_signal
+from common.process.readiness import Dependency, redis_and_kafka
 from common.redis.client import connect
 from stats.config import Settings
 from stats.consumer import TOPICS, StatsHandler
@@ -76,12 +77,16 @@ class StatsServer(ServiceProcess):
             settings,
             settings.stats_grpc_port,
             settings.stats_shutdown_timeout.total_seconds() + 5,
+            self.registry,
         )
 
     async def connect(self) -> None:
         await self.repository.ping()
         await self.publisher.start()
         await self.consumer.start()
+
+    def watched(self) -> list[Dependency]:
+        return redis_and_kafka(self.redis.ping, self.publisher.ping)
 
     async def work(self) -> None:
         await asyncio.gather(self.consumer.run(), self._refresh_gauges())

@@ -5,7 +5,7 @@ import socket
 from collections import Counter
 
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 
 from common.kafka.consumer import EACH_RECORD, ConsumerMetrics, EventConsumer
 from common.kafka.handlers import each_record
@@ -13,6 +13,7 @@ from common.kafka.outbox import OutboxRelay, OutboxStream
 from common.kafka.publisher import Publisher, Record
 from common.process.lifecycle import now_ms
 from common.redis.broadcast import Broadcast
+from common.redis.client import RedisClient
 from common.tokens.signing import (
     TokenSigner,
     load_or_create_private_key,
@@ -61,9 +62,14 @@ def build_defaults(settings: Settings) -> Defaults:
     )
 
 
-def build_hints(redis: Redis, instance: str) -> Broadcast:
-    # pub/sub ignores database numbers: deployments sharing a Redis keep to their own
-    database = redis.connection_pool.connection_kwargs.get("db", 0)
+def build_hints(redis: RedisClient, instance: str) -> Broadcast:
+    # pub/sub ignores database numbers: deployments sharing a Redis keep to their own (a
+    # cluster has only database 0)
+    database = (
+        0
+        if isinstance(redis, RedisCluster)
+        else redis.connection_pool.connection_kwargs.get("db", 0)
+    )
     return Broadcast(redis, f"{HINTS_CHANNEL}:{database}", instance)
 
 
@@ -87,7 +93,7 @@ def build_processor(
 
 def build_relay(
     settings: Settings,
-    redis: Redis,
+    redis: RedisClient,
     publisher: Publisher,
     signer: TokenSigner,
     metrics: WaitroomMetrics,

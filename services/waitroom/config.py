@@ -28,6 +28,10 @@ class Settings(CommonSettings):
     # Processes serving the gRPC port together (SO_REUSEPORT), each with its own processor,
     # relay and consumer: 0 means one per CPU core. In Kubernetes, 1 per pod.
     waitroom_serving_processes: int = Field(0, ge=0)
+    # A serving process that ends is replaced; past this many restarts within the window the
+    # supervisor gives up and stops them all (its own supervisor restarts the whole set).
+    waitroom_restart_limit: int = Field(5, ge=0)
+    waitroom_restart_window: Duration = timedelta(seconds=60)
     waitroom_grpc_port: int = 50051
     waitroom_metrics_port: int = 9101
     waitroom_admin_token: SecretStr | None = None

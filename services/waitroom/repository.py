@@ -2,9 +2,8 @@
 
 import zlib
 
-from redis.asyncio import Redis
-
 from common.redis.batch import ScriptBatcher
+from common.redis.client import RedisClient
 from common.redis.scripts import KeySpace, load_script
 from waitroom.event_settings import (
     ADMITTED_TOTAL,
@@ -58,7 +57,7 @@ def user_bucket(user_id: str) -> int:
 
 
 class WaitroomRepository:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._batch = ScriptBatcher(redis)
         self._join = load_script(redis, "waitroom", "join")
@@ -82,7 +81,7 @@ class WaitroomRepository:
         await self._redis.sadd(EVENTS_KEY, config.event_id)
         args = flat({**to_fields(config), UPDATED_AT: str(now_ms)})
         keys = [key(config.event_id, "config"), key(config.event_id, "outbox")]
-        created = await self._create(keys=keys, args=args)
+        created = await self._batch.call(self._create, keys, args)
         if not created:
             raise AlreadyExistsError(f"event {config.event_id!r} exists already")
         return _view(config.event_id, pairs(created), 0)
@@ -91,7 +90,8 @@ class WaitroomRepository:
         """Validates and applies the change, in one round trip; raises what refused it."""
         keys = [key(event_id, s) for s in ("config", "outbox", "processing")]
         action = change.action.value if change.action else ""
-        reply = await self._update(keys=keys, args=[now_ms, action, *flat(change_fields(change))])
+        args = [now_ms, action, *flat(change_fields(change))]
+        reply = await self._batch.call(self._update, keys, args)
         if reply[0] == "refused":
             raise refused(event_id, Refusal(reply[1]))
         return _view(event_id, pairs(reply[1]), int(reply[2]))
@@ -117,9 +117,10 @@ class WaitroomRepository:
             key(event_id, f"users:{user_bucket(user_id)}"),
             key(event_id, "outbox"),
             key(event_id, f"wait:{token_bucket(token)}"),
+            prefix(event_id),
         ]
         place = int(lottery * LOTTERY_PLACES)
-        args = [token, user_id, now_ms, ttl_s, place, prefix(event_id)]
+        args = [token, user_id, now_ms, ttl_s, place]
         reply = await self._batch.call(self._join, keys, args)
         if reply[0] == "refused":
             raise refused(event_id, Refusal(reply[1]), joining=True)
@@ -140,8 +141,9 @@ class WaitroomRepository:
             key(event_id, f"wait:{token_bucket(token)}"),
             key(event_id, "config"),
             key(event_id, "admits"),
+            prefix(event_id),
         ]
-        reply = await self._batch.call(self._status, keys, [token, ttl_s, now_ms, prefix(event_id)])
+        reply = await self._batch.call(self._status, keys, [token, ttl_s, now_ms])
         if not reply:
             return None
         (status, user_id, admitted, expires), rank, length, config, admits = reply
@@ -166,8 +168,9 @@ class WaitroomRepository:
             key(event_id, f"wait:{token_bucket(token)}"),
             key(event_id, "config"),
             key(event_id, "outbox"),
+            prefix(event_id),
         ]
-        reply = await self._leave(keys=keys, args=[token, now_ms, ttl_s, prefix(event_id)])
+        reply = await self._batch.call(self._leave, keys, [token, now_ms, ttl_s])
         if reply == Refusal.NOT_FOUND:
             raise NotFoundError("session not found")
         return Status(reply)
@@ -185,8 +188,9 @@ class WaitroomRepository:
     ) -> AdmissionResult:
         """One step of a cycle: at most `limit` more people, `already` admitted in this cycle."""
         keys = [key(event_id, s) for s in ("config", "processing", "outbox", "admits")]
-        args: list[str | int] = [now_ms, step_id, prefix(event_id), ttl_s, already, limit]
-        reply = await self._admit(keys=keys, args=args)
+        keys.append(prefix(event_id))
+        args: list[str | int] = [now_ms, step_id, ttl_s, already, limit]
+        reply = await self._batch.call(self._admit, keys, args)
         admitted, reaped, queued, processing, duplicate = (int(v) for v in reply)
         return AdmissionResult(admitted, reaped, queued, processing, bool(duplicate))
 
@@ -206,7 +210,7 @@ class WaitroomRepository:
 
     async def sold_out(self, event_id: str) -> None:
         """Stops admission; everyone still in line reads SOLD_OUT from now on."""
-        await self._sold_out(keys=[key(event_id, "config")])
+        await self._batch.call(self._sold_out, [key(event_id, "config")], [])
 
 
 def _view(event_id: str, raw: dict[str, str], processing: int) -> EventView:

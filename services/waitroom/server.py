@@ -1,6 +1,7 @@
 """Composition root: builds the clients, wires the parts, runs them, shuts them down."""
 
 import asyncio
+from dataclasses import replace
 
 import grpc
 from prometheus_client import CollectorRegistry
@@ -11,6 +12,7 @@ from common.process.grpc_server import Health, create_server
 from common.process.http import HttpServer
 from common.process.lifecycle import ServiceProcess, now_ms, run, run_until_signal
 from common.process.logging import configure_logging
+from common.process.readiness import Dependency, redis_and_kafka
 from common.process.workers import die_with_parent, workers_registry
 from common.redis.client import connect
 from waitroom.admin import EventAdmin
@@ -25,6 +27,7 @@ from waitroom.build import (
 )
 from waitroom.config import Settings
 from waitroom.metrics import WaitroomMetrics
+from waitroom.processor import ProcessorStatus
 from waitroom.repository import WaitroomRepository
 from waitroom.service import QueueService
 from waitroom.servicer import AdminServicer, WaitroomServicer
@@ -71,6 +74,7 @@ class WaitroomServer(ServiceProcess):
             settings,
             settings.waitroom_grpc_port,
             settings.queue_shutdown_timeout.total_seconds(),
+            self.registry,
         )
 
     def _grpc_server(
@@ -81,10 +85,11 @@ class WaitroomServer(ServiceProcess):
         queue = QueueService(self.repository, self.signer, defaults, now_ms, processor.relay_later)
         admin = EventAdmin(self.repository, defaults, now_ms, processor.admit_soon)
         server = create_server(health, SERVICE_NAMES, reuse_port)
-        add_service(
-            server,
-            WaitroomServicer(queue, lambda: processor.status, self.metrics, instance, admin.list),
-        )
+
+        def status() -> ProcessorStatus:  # HealthCheck's running: only while Redis answers
+            return replace(processor.status, running=processor.status.running and health.ready)
+
+        add_service(server, WaitroomServicer(queue, status, self.metrics, instance, admin.list))
         add_service(server, AdminServicer(admin, admin_token, self.metrics))
         return server
 
@@ -101,6 +106,9 @@ class WaitroomServer(ServiceProcess):
         await self.repository.ping()
         await self.publisher.start()
         await self.consumer.start()
+
+    def watched(self) -> list[Dependency]:
+        return redis_and_kafka(self.redis.ping, self.publisher.ping)
 
     async def work(self) -> None:
         await asyncio.gather(

@@ -61,3 +61,19 @@ def test_dev_redis_keeps_an_append_only_file_on_a_persistent_volume(dev: list[Re
     url = urlsplit(config_map(dev, "common-config")["REDIS_URL"])
     assert url.hostname == redis["spec"]["serviceName"]
     assert named(dev, "Service", url.hostname)["spec"]["ports"][0]["port"] == url.port
+
+
+def test_the_redis_cluster_overlay_is_production_with_a_cluster_url(
+    rendered: dict[str, list[Resource]],
+) -> None:
+    production, clustered = rendered["production"], rendered["production-redis-cluster"]
+    url = config_map(clustered, "common-config")["REDIS_URL"]
+    assert url.startswith("redis+cluster://")
+    assert len(url.removeprefix("redis+cluster://").split(",")) >= 2  # more than one to start from
+    assert config_map(production, "common-config")["REDIS_URL"].startswith("redis://")
+
+    # the same resources (a generated ConfigMap's name carries a hash of its contents)
+    def kinds(resources: list[Resource]) -> list[tuple[str, str]]:
+        return sorted((r["kind"], r["metadata"]["name"].rsplit("-", 1)[0]) for r in resources)
+
+    assert kinds(production) == kinds(clustered)

@@ -10,12 +10,14 @@ import grpc
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from checkout.config import Settings as CheckoutSettings
 from checkout.server import CheckoutServer
+from common.process.settings import CommonSettings
+from common.redis.client import RedisClient, connect
 from stats.config import Settings as StatsSettings
 from stats.server import StatsServer
+from tests.integration.outage import ThrowawayRedis
 from waitroom.config import Settings
 from waitroom.server import WaitroomServer
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
@@ -23,13 +25,15 @@ from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 
 # A database of its own, so a stack left running by `make up` never processes test events.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+CLUSTER = "+cluster://" in REDIS_URL  # the suite runs on a Redis Cluster (tests/cluster)
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 ADMIN = (("authorization", "Bearer test-admin-token"),)
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL, decode_responses=True)
+async def redis() -> AsyncIterator[RedisClient]:
+    """The services' own client: one Redis, or a Redis Cluster when TEST_REDIS_URL names one."""
+    client = connect(CommonSettings(redis_url=REDIS_URL))
     try:
         await client.ping()
     except Exception as error:
@@ -39,7 +43,7 @@ async def redis() -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
-async def event_id(redis: Redis) -> AsyncIterator[str]:
+async def event_id(redis: RedisClient) -> AsyncIterator[str]:
     event = f"it-{uuid.uuid4().hex[:12]}"
     yield event
     keys = [k async for k in redis.scan_iter(match=f"waitroom:{{{event}}}:*", count=1000)]
@@ -194,7 +198,7 @@ async def start_checkout() -> AsyncIterator[Callable[..., asyncio.Future[Checkou
 
 
 @pytest.fixture
-async def checkout_keys(redis: Redis, event_id: str) -> AsyncIterator[None]:
+async def checkout_keys(redis: RedisClient, event_id: str) -> AsyncIterator[None]:
     yield
     keys = [k async for k in redis.scan_iter(match=f"checkout:{{{event_id}}}:*", count=1000)]
     if keys:
@@ -224,3 +228,12 @@ async def start_stats() -> AsyncIterator[Callable[..., asyncio.Future[StatsServe
     yield start  # type: ignore[misc]
     for server in servers:
         await server.stop()
+
+
+@pytest.fixture
+async def throwaway_redis(tmp_path) -> AsyncIterator[ThrowawayRedis]:
+    """A redis-server of the test's own on OUTAGE_PORT, to kill and start again."""
+    server = ThrowawayRedis(tmp_path)
+    await server.start()
+    yield server
+    await server.kill()

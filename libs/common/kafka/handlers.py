@@ -4,13 +4,11 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import ConsumerRecord
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.kafka.records import PoisonMessageError
+from common.process.outages import OUTAGES
 
-# Failures of the store itself: a record that meets one is retried later, never dead-lettered.
-OUTAGES = (RedisConnectionError, RedisTimeoutError)
+__all__ = ["OUTAGES", "BatchHandler", "Handler", "Poison", "Records", "each_record"]
 Records = Sequence[ConsumerRecord[bytes, bytes]]
 # A record that cannot be applied, and why: it goes to the DLQ, never retried.
 Poison = tuple[ConsumerRecord[bytes, bytes], Exception]

@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from common.kafka.publisher import Record
+from common.redis.client import RedisClient
 
 GROUP = "relay"
 
@@ -43,7 +43,7 @@ def _order(entry_id: str) -> tuple[int, int]:
 class OutboxStream:
     """Reads and acknowledges one service's outbox streams."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def read(

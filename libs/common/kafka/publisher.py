@@ -71,6 +71,13 @@ class Publisher(Resource):
             raise
         self._producer = producer
 
+    async def ping(self) -> None:
+        """Kafka answers a metadata request (the readiness probe); starts a producer if none."""
+        if self._producer is None:
+            await self.start()
+        assert self._producer is not None
+        await self._producer.client.fetch_all_metadata()
+
     async def publish(self, records: Sequence[Record]) -> None:
         """Returns once Kafka acknowledged every record; raises PublishError otherwise."""
         if not records:

@@ -17,12 +17,14 @@ class Health:
     def __init__(self, service_names: tuple[str, ...]) -> None:
         self.servicer = HealthServicer()
         self._names = ("", *service_names)
+        self.ready = False
 
     async def start(self) -> None:
         await self.servicer.set(LIVENESS, _SERVING)
         await self.set_ready(False)
 
     async def set_ready(self, ready: bool) -> None:
+        self.ready = ready
         for name in self._names:
             await self.servicer.set(name, _SERVING if ready else _NOT_SERVING)
 

@@ -10,9 +10,11 @@ from typing import Any, Protocol
 
 import grpc
 import uvloop
+from prometheus_client import CollectorRegistry
 
 from common.process.grpc_server import Health, bind
 from common.process.http import HttpServer
+from common.process.readiness import Dependency, DependencyWatch
 from common.process.resource import Resource
 from common.process.settings import CommonSettings
 
@@ -68,9 +70,10 @@ async def run_until_signal(service: Service) -> None:
 
 class ServiceProcess(Resource):
     """A service process: gRPC with health and reflection plus an HTTP side port. It turns
-    ready (health SERVING) once its dependencies answer, then runs its work until stopped.
+    ready (health SERVING) once its dependencies answer, then runs its work until stopped;
+    meanwhile its readiness follows the dependencies it watches (common.process.readiness).
 
-    Subclasses build their parts, then provide connect(), work(), drain() and close().
+    Subclasses build their parts, then provide connect(), watched(), work(), drain(), close().
     """
 
     name = "service"
@@ -84,9 +87,18 @@ class ServiceProcess(Resource):
         settings: CommonSettings,
         port: int,
         shutdown_timeout: float,
+        registry: CollectorRegistry,
     ) -> None:
-        """settings: where gRPC binds (grpc_host) and how long calls may drain (grpc_grace)."""
+        """settings: where gRPC binds (grpc_host), how long calls may drain (grpc_grace), how
+        the dependencies are watched (health_*); registry: where their gauge goes."""
         self.grpc, self.health, self.http = grpc_server, health, http
+        self.watch = DependencyWatch(
+            health,
+            settings.health_probe_interval.total_seconds(),
+            settings.health_failure_window.total_seconds(),
+            registry,
+            self.name,
+        )
         self._host, self._wanted_port = settings.grpc_host, port
         self._grace = settings.grpc_grace.total_seconds()
         self._shutdown_timeout = shutdown_timeout
@@ -97,6 +109,10 @@ class ServiceProcess(Resource):
 
     async def connect(self) -> None:
         raise NotImplementedError
+
+    def watched(self) -> list[Dependency]:
+        """What readiness follows once connected, and what is only reported."""
+        return []
 
     async def work(self) -> None:
         raise NotImplementedError
@@ -126,13 +142,14 @@ class ServiceProcess(Resource):
         await self.health.set_ready(True)
         self._ready.set()
         logger.info("%s connected to %s; ready", self.name, self.dependencies)
-        await self.work()
+        await asyncio.gather(self.work(), self.watch.run(self.watched()))
 
     async def stop(self) -> None:
         """NOT_SERVING, drain gRPC calls, let the work finish, close the clients (once)."""
         if self._stopped:
             return
         self._stopped = True
+        self.watch.stop()  # before NOT_SERVING, which it would otherwise turn back
         await self.health.set_ready(False)
         await self.grpc.stop(self._grace)
         if self._running is not None:

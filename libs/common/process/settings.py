@@ -87,6 +87,9 @@ class CommonSettings(BaseSettings):
     log_format: str = "json"
     grpc_host: str = "127.0.0.1"
     grpc_grace: Duration = timedelta(seconds=10)
+    # Readiness follows Redis: probed this often, NOT_SERVING once it failed for the window.
+    health_probe_interval: Duration = timedelta(seconds=1)
+    health_failure_window: Duration = timedelta(seconds=3)
 
     @classmethod
     def settings_customise_sources(

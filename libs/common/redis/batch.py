@@ -9,36 +9,67 @@ batches of one. Instead at most `max_in_flight` pipelines are out at a time and 
 meanwhile wait for the next one: an idle server sends a call at once, a busy one sends
 bigger batches the busier it gets (group commit), with no timer and no added delay.
 
-A batch goes out on a connection the batcher keeps (one per pipeline in flight, taken from
-the client's pool once), written and read with redis-py's own connection calls and retried
-by its retry policy, as its pipelines are. A redis-py Pipeline costs a pool checkout, a
-release and a task of its own on every batch; when calls come one at a time, each is a batch,
-and that bookkeeping costs more CPU than the round trip itself.
+On one Redis a batch goes out on a connection the batcher keeps (one per pipeline in flight,
+taken from the client's pool once), written and read with redis-py's own connection calls: a
+redis-py Pipeline costs a pool checkout, a release and a task of its own on every batch, and
+when calls come one at a time that bookkeeping costs more CPU than the round trip itself. On
+a Redis Cluster a batch is a redis-py cluster pipeline, which splits it by node, sends the
+parts together and follows MOVED and ASK redirects.
+
+A call that meets Redis away (a lost connection, a failover) is sent again, after a growing
+pause, until `retry_for` has passed; the caller's own deadline may end it sooner. Every script
+is idempotent, so one whose reply was lost may run twice and still count once.
 """
 
 import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.asyncio.connection import AbstractConnection
+from redis.asyncio import RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError
 
-Call = tuple[AsyncScript, Sequence[Any], Sequence[Any], asyncio.Future[Any]]
+from common.redis.client import UNAVAILABLE, RedisClient, backoff
+from common.redis.links import Call, ClusterLink, KeptConnections, Link
+
+RETRY_FOR_SECONDS = 10.0
 
 
 class ScriptBatcher:
-    def __init__(self, redis: Redis, max_batch: int = 256, max_in_flight: int = 1) -> None:
-        self._redis = redis
+    def __init__(
+        self,
+        redis: RedisClient,
+        max_batch: int = 256,
+        max_in_flight: int = 1,
+        retry_for: float = RETRY_FOR_SECONDS,
+    ) -> None:
+        self._link: Link = (
+            ClusterLink(redis) if isinstance(redis, RedisCluster) else KeptConnections(redis)
+        )
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
+        self._retry_for = retry_for
         self._pending: list[Call] = []
         self._flush_planned = False
         self._sending: set[asyncio.Task[None]] = set()
-        self._connections: list[AbstractConnection] = []  # ours, not sending right now
+        self.retries = 0  # calls sent again because Redis was away
 
     async def call(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self._retry_for
+        pause, failures = backoff(), 0
+        while True:
+            try:
+                return await self._once(script, keys, args)
+            except UNAVAILABLE:
+                delay = pause.compute(failures)
+                if loop.time() + delay > give_up_at:
+                    raise
+            failures += 1
+            self.retries += 1
+            await asyncio.sleep(delay)
+
+    async def _once(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((script, keys, args, future))
@@ -66,12 +97,8 @@ class ScriptBatcher:
             asyncio.get_running_loop().call_soon(self._flush)
 
     async def _send(self, calls: list[Call]) -> None:
-        connection = None
         try:
-            connection = await self._connection()
-            replies = await connection.retry.call_with_retry(
-                lambda: _round_trip(connection, calls), lambda _: connection.disconnect()
-            )
+            replies = await self._link.round_trip(calls)
         except Exception as error:  # no connection, or it failed: every caller gets the error
             for *_, future in calls:
                 if not future.done():
@@ -81,9 +108,6 @@ class ScriptBatcher:
             for *_, future in calls:
                 future.cancel()
             raise
-        finally:  # disconnected by a failure, it connects again for the next batch
-            if connection is not None:
-                self._connections.append(connection)
         for (script, keys, args, future), reply in zip(calls, replies, strict=True):
             if future.done():  # the caller went away (cancelled)
                 continue
@@ -93,27 +117,6 @@ class ScriptBatcher:
                 future.set_exception(reply)
             else:
                 future.set_result(reply)
-
-    async def _connection(self) -> AbstractConnection:
-        if self._connections:
-            return self._connections.pop()
-        # it stays checked out of the pool: the pool's disconnect closes it with the others
-        pool = self._redis.connection_pool
-        connection: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
-        return connection
-
-
-async def _round_trip(connection: AbstractConnection, calls: list[Call]) -> list[Any]:
-    """Every call's EVALSHA in one write, then their replies in order (an error is a reply)."""
-    commands = [("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args, _ in calls]
-    await connection.send_packed_command(connection.pack_commands(commands))
-    replies: list[Any] = []
-    for _ in calls:
-        try:
-            replies.append(await connection.read_response())
-        except ResponseError as error:
-            replies.append(error)
-    return replies
 
 
 async def _settle(future: asyncio.Future[Any], call: Any) -> None:

@@ -8,11 +8,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.process.resource import Resource
+from common.redis.client import RedisClient
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 class Broadcast(Resource):
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         channel: str,
         sender: str,
         reconnect_seconds: float = 1.0,
@@ -55,12 +56,18 @@ class Broadcast(Resource):
                 await self._listen(heard)
             except (RedisConnectionError, RedisTimeoutError, OSError) as error:
                 logger.warning("lost %s (%r); subscribing again", self._channel, error)
+            except Exception:  # a cluster whose map of slots is being redrawn, say
+                logger.exception("could not listen on %s; subscribing again", self._channel)
             finally:
                 self.listening.clear()
             if not self._stopping.is_set():
                 await asyncio.sleep(self._reconnect)
 
     async def _listen(self, heard: Callable[[str], None]) -> None:
+        if isinstance(self._redis, RedisCluster):
+            # a cluster's pub/sub connects to the node its channel's slot maps to: the client
+            # must know the map first (and redraws it after a node it used went away)
+            await self._redis.initialize()
         async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
             await pubsub.subscribe(self._channel)
             self.listening.set()

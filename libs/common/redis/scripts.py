@@ -2,8 +2,9 @@
 
 from importlib import resources
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+
+from common.redis.client import RedisClient
 
 SHARED = "lib.lua"  # a service's shared Lua functions, prepended to each of its scripts
 
@@ -22,7 +23,7 @@ class KeySpace:
         return self.key(event_id, "")
 
 
-def load_script(redis: Redis, package: str, name: str) -> AsyncScript:
+def load_script(redis: RedisClient, package: str, name: str) -> AsyncScript:
     """`<package>/lua/<name>.lua`, after the package's lib.lua when it has one."""
     lua = resources.files(package).joinpath("lua")
     shared = lua.joinpath(SHARED)

@@ -1,6 +1,14 @@
 -- Prepended to every checkout script: hand tickets that came back to holds waiting for them.
 -- Hold keys are built only as hold_prefix .. token, where hold_prefix is the hash-tagged
--- `checkout:{E}:hold:` the caller passed: every key lands in the event's slot.
+-- `checkout:{E}:hold:` the caller passed in KEYS: every key lands in the event's slot.
+
+-- The hold prefix a script was given, refused unless it carries a hash tag.
+local function tagged_prefix(prefix)
+  if not string.match(prefix, '^[^{]*{[^}]+}:hold:$') then
+    error('not a hold key prefix with a hash tag: ' .. prefix)
+  end
+  return prefix
+end
 
 -- Gives available tickets to the oldest holds that got none, up to per_hold each.
 local function refill(config, waiting, hold_prefix, now)

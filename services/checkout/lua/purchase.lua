@@ -4,8 +4,8 @@
 -- KEYS[1] config    KEYS[2] hold    KEYS[3] holds    KEYS[4] outbox    KEYS[5] waiting
 -- ARGV[1] token     ARGV[2] quantity    ARGV[3] payment_reference    ARGV[4] new_order_id
 -- ARGV[5] now_ms    ARGV[6] session_id
--- ARGV[7] hold_prefix (the hash-tagged `checkout:{E}:hold:`)
--- ARGV[8] session_prefix (`E~`, for the session ids of waiting holds)
+-- KEYS[6] hold_prefix (the hash-tagged `checkout:{E}:hold:`)
+-- ARGV[7] session_prefix (`E~`, for the session ids of waiting holds)
 -- Returns {'ok', order_id, quantity}, or a refusal: {'used'}, {'too_many', held},
 -- {'no_hold'}, or the status of a hold no longer held ({'expired'}, {'cancelled'}, ...).
 local h = redis.call('HMGET', KEYS[2], 'status', 'quantity', 'expires_at', 'order_id',
@@ -32,8 +32,8 @@ local cfg = redis.call('HMGET', KEYS[1], 'total', 'sold_out')
 if sold >= tonumber(cfg[1]) and cfg[2] ~= '1' then
   redis.call('HSET', KEYS[1], 'sold_out', 1)
   redis.call('XADD', KEYS[4], '*', 'kind', 'sold_out', 'at', now, 'tickets', cfg[1])
-  close_waiting(KEYS[5], KEYS[3], KEYS[4], ARGV[7], ARGV[8], now)
+  close_waiting(KEYS[5], KEYS[3], KEYS[4], tagged_prefix(KEYS[6]), ARGV[7], now)
 else
-  refill(KEYS[1], KEYS[5], ARGV[7], now)
+  refill(KEYS[1], KEYS[5], tagged_prefix(KEYS[6]), now)
 end
 return {'ok', ARGV[4], quantity}

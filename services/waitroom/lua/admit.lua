@@ -3,14 +3,15 @@
 -- the line in order, mark them admitted, put them in `processing` scored by their deadline,
 -- and record each in the outbox for the relay. `limit` keeps one call short, so Redis never
 -- stalls on a big batch. A repeated step id (a retried call) is a no-op.
--- KEYS[1] config, KEYS[2] processing, KEYS[3] outbox, KEYS[4] admissions per 10 s bucket
--- ARGV[1] now_ms, ARGV[2] step id, ARGV[3] the event's key prefix, ARGV[4] session_ttl_s,
--- ARGV[5] people already admitted in this cycle, ARGV[6] most people this step admits
+-- KEYS[1] config, KEYS[2] processing, KEYS[3] outbox, KEYS[4] admissions per 10 s bucket,
+-- KEYS[5] the event's key prefix (the sessions' and the line's keys)
+-- ARGV[1] now_ms, ARGV[2] step id, ARGV[3] session_ttl_s,
+-- ARGV[4] people already admitted in this cycle, ARGV[5] most people this step admits
 -- Returns {admitted, holds reaped, people waiting, people in processing, 1 if the step id
 -- was seen before else 0}; all 0 for an unknown event.
 local now = tonumber(ARGV[1])
-local prefix = event_prefix(ARGV[3])
-local session_ttl = tonumber(ARGV[4])
+local prefix = event_prefix(KEYS[5])
+local session_ttl = tonumber(ARGV[3])
 local cfg = redis.call('HMGET', KEYS[1], 'state', 'opens_at', 'max_concurrent', 'batch_size',
   'checkout_ttl', 'last_cycle', 'sold_out')
 if not cfg[1] then return {0, 0, 0, 0, 0} end
@@ -35,8 +36,8 @@ if cfg[1] ~= 'open' or now < tonumber(cfg[2]) or cfg[7] == '1' then
   return {0, reaped, waiting(), processing, 0}
 end
 
-local want = math.min(tonumber(cfg[3]) - processing, tonumber(cfg[4]) - tonumber(ARGV[5]),
-  tonumber(ARGV[6]))
+local want = math.min(tonumber(cfg[3]) - processing, tonumber(cfg[4]) - tonumber(ARGV[4]),
+  tonumber(ARGV[5]))
 local ttl_ms = tonumber(cfg[5]) * 1000
 local keep_s = tonumber(cfg[5]) + session_ttl
 local now_s = math.floor(now / 1000)

@@ -1,8 +1,8 @@
 -- Joins the line, or returns the user's live session. One round trip, idempotent.
 -- KEYS[1] config, KEYS[2] the user's users bucket, KEYS[3] outbox,
--- KEYS[4] wait bucket of the new token
+-- KEYS[4] wait bucket of the new token, KEYS[5] the event's key prefix (its other keys)
 -- ARGV[1] new token, ARGV[2] user_id, ARGV[3] now_ms, ARGV[4] session_ttl_s,
--- ARGV[5] lottery place (used before the opening), ARGV[6] the event's key prefix
+-- ARGV[5] lottery place (used before the opening)
 -- Returns {'new' | 'existing', token, status, 0-based rank (-1: not shown), people waiting,
 -- opens_at_ms}, or {'refused', 'not_found' | 'paused' | 'closed' | 'sold_out'}.
 local cfg = redis.call('HMGET', KEYS[1], 'state', 'opens_at', 'sold_out', 'waiting')
@@ -13,7 +13,7 @@ local opens_at = tonumber(cfg[2])
 local now = tonumber(ARGV[3])
 local now_s = math.floor(now / 1000)
 local ttl = tonumber(ARGV[4])
-local prefix = event_prefix(ARGV[6])
+local prefix = event_prefix(KEYS[5])
 
 local existing = redis.call('HGET', KEYS[2], ARGV[2])
 if existing then

@@ -1,6 +1,7 @@
 -- Leaves the line. Only a waiting session can leave; any other keeps its status.
--- KEYS[1] session, KEYS[2] wait bucket of the token, KEYS[3] config, KEYS[4] outbox
--- ARGV[1] token, ARGV[2] now_ms, ARGV[3] session_ttl_s, ARGV[4] the event's key prefix
+-- KEYS[1] session, KEYS[2] wait bucket of the token, KEYS[3] config, KEYS[4] outbox,
+-- KEYS[5] the event's key prefix (its line's keys)
+-- ARGV[1] token, ARGV[2] now_ms, ARGV[3] session_ttl_s
 -- Returns 'left', the status the session keeps ('admitted', 'left', 'sold_out', ...), or
 -- 'not_found' (unknown, or its place given up after session_ttl_s without a poll).
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -11,7 +12,7 @@ local place, seen, user = parse_record(value)
 local now = tonumber(ARGV[2])
 if math.floor(now / 1000) - seen > tonumber(ARGV[3]) then return 'not_found' end
 if redis.call('HGET', KEYS[3], 'sold_out') == '1' then return 'sold_out' end
-unqueue(event_prefix(ARGV[4]), ARGV[1], place)
+unqueue(event_prefix(KEYS[5]), ARGV[1], place)
 redis.call('HSET', KEYS[1], 'status', 'left', 'user_id', user, 'ended_at', now)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('XADD', KEYS[4], '*', 'kind', 'left', 'session', ARGV[1], 'user', user,

@@ -1,6 +1,6 @@
 -- Shared by every waitroom script (prepended when the script is loaded). The config hash's
 -- field names and units are those of event_settings.py. A script builds the keys of an event
--- only from the prefix it is given, `waitroom:{<event>}:`, so they share the event's slot.
+-- only from the prefix it is given in KEYS, `waitroom:{<event>}:`, so they share the event's slot.
 -- The line is stored lean (DESIGN.md invites it): a waiting person is one field in a small
 -- listpack hash of their position bucket (`line:{b}`: place -> token), one in their token
 -- bucket (`wait:{tb}`: token -> "place|last_seen_s|user"), and one in their user bucket

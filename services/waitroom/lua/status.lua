@@ -1,8 +1,8 @@
 -- A session's status in one round trip. Polling marks a waiting person as still there, so an
 -- abandoned place is given up once QUEUE_SESSION_TTL passes without a poll.
 -- KEYS[1] session, KEYS[2] wait bucket of the token, KEYS[3] config,
--- KEYS[4] admissions per 10 s bucket
--- ARGV[1] token, ARGV[2] session_ttl_s, ARGV[3] now_ms, ARGV[4] the event's key prefix
+-- KEYS[4] admissions per 10 s bucket, KEYS[5] the event's key prefix (its line's keys)
+-- ARGV[1] token, ARGV[2] session_ttl_s, ARGV[3] now_ms
 -- Returns false for an unknown (or given up) session, else {{status, user_id, admitted_at_ms,
 -- expires_at_ms}, 0-based rank (-1 unless queued), people waiting, {opens_at_ms, batch_size,
 -- waiting, sold_out}, the admissions buckets flat (as HGETALL)}.
@@ -22,5 +22,5 @@ if cfg[4] == '1' then
   return {{'sold_out', user, false, false}, -1, length, cfg, {}}
 end
 if now_s > seen then redis.call('HSET', KEYS[2], ARGV[1], record_of(place, now_s, user)) end
-return {{'queued', user, false, false}, rank_of(event_prefix(ARGV[4]), place), length, cfg,
+return {{'queued', user, false, false}, rank_of(event_prefix(KEYS[5]), place), length, cfg,
   redis.call('HGETALL', KEYS[4])}
