@@ -81,6 +81,8 @@ class ScriptBatcher:
 
     def _flush(self) -> None:
         self._flush_planned = False
+        # a caller that went away (its deadline passed meanwhile) costs Redis nothing
+        self._pending = [call for call in self._pending if not call[3].done()]
         while self._pending and len(self._sending) < self._max_in_flight:
             batch, self._pending = (
                 self._pending[: self._max_batch],
