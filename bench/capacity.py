@@ -26,6 +26,7 @@ from bench.capacity_drive import BATCH
 from bench.capacity_phases import Figures, Miscount
 from bench.capacity_report import table
 from bench.capacity_sale import Sale, Shape
+from bench.capacity_same import check_same_calls
 from bench.capacity_server import private_redis, used_memory, version
 from waitroom.repository import key
 
@@ -64,6 +65,8 @@ def shape_of(args: argparse.Namespace) -> Shape:
 
 def run_sale(client: redis.Redis, shape: Shape) -> dict[str, Any]:
     event_id = f"capacity-{int(time.time())}"
+    repos.create_event(f"{event_id}-probe", shape)
+    check_same_calls(client, f"{event_id}-probe")
     repos.create_event(event_id, shape)
     sale = Sale(client, event_id, shape)
     memory = {"start": used_memory(client)}
