@@ -12,6 +12,7 @@ fails instead of looking fast. The JSON goes to bench/results/capacity-<stamp>.j
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import sys
 import time
@@ -21,15 +22,22 @@ from typing import Any
 import redis
 
 from bench import capacity_repos as repos
+from bench.capacity_drive import BATCH
 from bench.capacity_phases import Figures, Miscount
 from bench.capacity_report import table
 from bench.capacity_sale import Sale, Shape
+from bench.capacity_same import check_same_calls
 from bench.capacity_server import private_redis, used_memory, version
 from waitroom.repository import key
 
 RESULTS = Path(__file__).parent / "results"
 FULL = Shape(
-    people=200_000, connections=4, max_concurrent=10_000, batch_size=1000, checkout_ttl_s=10
+    people=200_000,
+    connections=4,
+    pipeline=BATCH,
+    max_concurrent=10_000,
+    batch_size=1000,
+    checkout_ttl_s=10,
 )
 QUICK = dataclasses.replace(FULL, people=20_000)
 
@@ -39,6 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="20,000 people, under 30 s")
     parser.add_argument("--people", type=int, help="people who join (default 200,000)")
     parser.add_argument("--connections", type=int, help="client connections (default 4)")
+    parser.add_argument("--pipeline", type=int, help=f"calls a batch (default {BATCH})")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     return parser.parse_args(argv)
 
@@ -49,11 +58,15 @@ def shape_of(args: argparse.Namespace) -> Shape:
         shape = dataclasses.replace(shape, people=args.people)
     if args.connections:
         shape = dataclasses.replace(shape, connections=args.connections)
+    if args.pipeline:
+        shape = dataclasses.replace(shape, pipeline=args.pipeline)
     return shape
 
 
 def run_sale(client: redis.Redis, shape: Shape) -> dict[str, Any]:
     event_id = f"capacity-{int(time.time())}"
+    repos.create_event(f"{event_id}-probe", shape)
+    check_same_calls(client, f"{event_id}-probe")
     repos.create_event(event_id, shape)
     sale = Sale(client, event_id, shape)
     memory = {"start": used_memory(client)}
@@ -110,10 +123,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     stamp = time.strftime("%Y%m%d-%H%M%S")
     result = {
-        "command": "python -m bench.capacity" + (" --quick" if args.quick else ""),
+        "command": " ".join(
+            ["python -m bench.capacity", *(sys.argv[1:] if argv is None else argv)]
+        ),
         "stamp": stamp,
         "shape": dataclasses.asdict(shape),
-        "machine": {"cpus": _cpus(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "versions": {"redis_server": redis_version, "python": platform.python_version()},
         **result,
         "seconds": round(time.monotonic() - started, 1),
@@ -124,12 +139,6 @@ def main(argv: list[str] | None = None) -> int:
     print(table(result))
     print(f"\n{path}")
     return 0
-
-
-def _cpus() -> int:
-    import os
-
-    return os.cpu_count() or 0
 
 
 if __name__ == "__main__":

@@ -8,11 +8,11 @@ bench checks afterwards that the repositories themselves read back what these ca
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from checkout.repository import SEEN_TTL_SECONDS, _hold_keys
 from checkout.repository import key as checkout_key
+from common.redis.client import RedisClient
 from common.redis.scripts import load_script
 from common.tokens.ids import make_session_id
 from stats.repository import EVENT_KEYS
@@ -38,7 +38,7 @@ class Person:
     token: str
 
 
-def scripts(unconnected: Redis) -> dict[str, AsyncScript]:
+def scripts(unconnected: RedisClient) -> dict[str, AsyncScript]:
     """Every script by its bench name; register_script only hashes the text, it sends nothing."""
     return {name: load_script(unconnected, *where) for name, where in SCRIPTS.items()}
 
@@ -54,9 +54,10 @@ def join(s: AsyncScript, e: str, p: Person, now_ms: int, ttl_s: int, lottery: fl
         key(e, f"users:{user_bucket(p.user_id)}"),
         key(e, "outbox"),
         key(e, f"wait:{token_bucket(p.token)}"),
+        prefix(e),
     ]
     place = int(lottery * LOTTERY_PLACES)
-    return _evalsha(s, keys, [p.token, p.user_id, now_ms, ttl_s, place, prefix(e)])
+    return _evalsha(s, keys, [p.token, p.user_id, now_ms, ttl_s, place])
 
 
 def status(s: AsyncScript, e: str, p: Person, now_ms: int, ttl_s: int) -> Call:
@@ -66,8 +67,9 @@ def status(s: AsyncScript, e: str, p: Person, now_ms: int, ttl_s: int) -> Call:
         key(e, f"wait:{token_bucket(p.token)}"),
         key(e, "config"),
         key(e, "admits"),
+        prefix(e),
     ]
-    return _evalsha(s, keys, [p.token, ttl_s, now_ms, prefix(e)])
+    return _evalsha(s, keys, [p.token, ttl_s, now_ms])
 
 
 def leave(s: AsyncScript, e: str, p: Person, now_ms: int, ttl_s: int) -> Call:
@@ -77,14 +79,15 @@ def leave(s: AsyncScript, e: str, p: Person, now_ms: int, ttl_s: int) -> Call:
         key(e, f"wait:{token_bucket(p.token)}"),
         key(e, "config"),
         key(e, "outbox"),
+        prefix(e),
     ]
-    return _evalsha(s, keys, [p.token, now_ms, ttl_s, prefix(e)])
+    return _evalsha(s, keys, [p.token, now_ms, ttl_s])
 
 
 def admit(s: AsyncScript, e: str, step_id: str, now_ms: int, ttl_s: int, limit: int) -> Call:
     """WaitroomRepository.admit, the first step of a cycle (already = 0)"""
     keys = [key(e, name) for name in ("config", "processing", "outbox", "admits")]
-    return _evalsha(s, keys, [now_ms, step_id, prefix(e), ttl_s, 0, limit])
+    return _evalsha(s, [*keys, prefix(e)], [now_ms, step_id, ttl_s, 0, limit])
 
 
 def finish(s: AsyncScript, e: str, p: Person, message_id: str, now_ms: int) -> Call:
@@ -109,8 +112,8 @@ def hold(
 def purchase(s: AsyncScript, e: str, p: Person, quantity: int, order_id: str, now_ms: int) -> Call:
     """CheckoutRepository.purchase"""
     args: list[str | int] = [p.token, quantity, f"pay-{order_id}", order_id, now_ms]
-    args += [make_session_id(e, p.token), checkout_key(e, "hold:"), make_session_id(e, "")]
-    return _evalsha(s, _hold_keys(e, p.token), args)
+    args += [make_session_id(e, p.token), make_session_id(e, "")]
+    return _evalsha(s, [*_hold_keys(e, p.token), checkout_key(e, "hold:")], args)
 
 
 def apply(s: AsyncScript, e: str, changes: list[tuple[str, Person, int, int]]) -> Call:

@@ -1,6 +1,6 @@
 """What a sale needs, from measured costs and the sale's shape: pure arithmetic, no I/O.
 
-Redis costs are microseconds of one primary's main thread per operation (bench/capacity.py);
+Redis costs are CPU microseconds of one primary's redis-server per operation (bench/capacity.py);
 serving and checkout costs are CPU microseconds of a Python process per call or person
 (bench/run.py's full run). Every process and primary is planned at a share of one core,
 `Budget`, so bursts, replication and AOF rewrites have room.

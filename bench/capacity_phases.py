@@ -29,11 +29,12 @@ class Figures:
     usec_per_call: float  # INFO commandstats: the scripts' own execution
     cpu_us_per_call: float  # INFO cpu: everything the server did, reading and replying too
     ceiling_usec: float  # 1e6 / usec_per_call
-    ceiling_cpu: float  # calls a CPU-second of Redis's main thread
-    redis_busy: float  # main-thread CPU seconds per wall second
+    ceiling_cpu: float  # calls a CPU-second of the redis-server process
+    redis_busy: float  # its CPU seconds per wall second
     fork_cpu_s: float  # children (AOF rewrites) meanwhile
     people_per_call: float
     connections: int
+    pipeline: int
 
 
 def now_ms() -> int:
@@ -45,10 +46,11 @@ def measure(
     name: str,
     calls: Sequence[Call],
     connections: int,
+    pipeline: int,
     people_per_call: float = 1.0,
 ) -> tuple[Figures, list[Any]]:
     """Drives every call; the figures are INFO's, from CONFIG RESETSTAT to the last reply."""
-    packed = batches(calls)
+    packed = batches(calls, pipeline)
     client.config_resetstat()
     before = counters(client)
     driven = drive(packed, connections)
@@ -70,6 +72,7 @@ def measure(
         fork_cpu_s=round(after.children_cpu_s - before.children_cpu_s, 3),
         people_per_call=round(people_per_call, 2),
         connections=connections,
+        pipeline=pipeline,
     )
     return figures, driven.replies
 

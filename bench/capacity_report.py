@@ -23,12 +23,13 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         f"One event on one Redis primary ({result['versions']['redis_server']}, appendonly "
         f"everysec): {shape['people']} people, {shape['connections']} connections, pipelines "
-        f"of 256; admission: max_concurrent {shape['max_concurrent']}, batch "
-        f"{shape['batch_size']}, holds ending by deadline",
+        f"of {shape.get('pipeline', 256)}; admission: max_concurrent {shape['max_concurrent']}, "
+        f"batch {shape['batch_size']}, holds ending by deadline",
         HEADER,
         *(row(p) for p in result["phases"]),
         "ceiling/s = 1e6 / usec_per_call (the scripts alone); cpu-bound/s = calls per CPU-second "
-        "of Redis's main thread (reading and replying too); people/s = cpu-bound/s x people/call",
+        "of the redis-server process (reading and replying too); "
+        "people/s = cpu-bound/s x people/call",
         f"Memory: {memory['bytes_per_waiting']:.0f} bytes a person waiting "
         f"({memory['bytes_per_waiting_with_outbox']:.0f} with the QUEUE_JOINED outbox entry not "
         f"yet relayed), {memory['bytes_per_hold']:.0f} a hold, "

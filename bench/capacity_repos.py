@@ -20,7 +20,7 @@ from waitroom.repository import WaitroomRepository
 T = TypeVar("T")
 
 
-def _with_redis(work: Callable[[Redis], Awaitable[T]]) -> T:
+def with_redis(work: Callable[[Redis], Awaitable[T]]) -> T:
     async def run() -> T:
         client = Redis(host=HOST, port=PORT, decode_responses=True)
         try:
@@ -50,7 +50,7 @@ def create_event(event_id: str, shape: Shape) -> None:
         settings = EventSettings(event_id, tickets, 1)
         await CheckoutRepository(client).configure(settings, "bench-config", PER_HOLD, now)
 
-    _with_redis(create)
+    with_redis(create)
 
 
 def check_line(event_id: str, line: list[Person]) -> None:
@@ -66,7 +66,7 @@ def check_line(event_id: str, line: list[Person]) -> None:
             check(record.status is Status.QUEUED, f"repository: {record.status}")
             check(record.rank == index, f"repository: rank {record.rank}, expected {index}")
 
-    _with_redis(read)
+    with_redis(read)
 
 
 def check_end(event_id: str, people: int, buyers: list[Person]) -> None:
@@ -86,4 +86,4 @@ def check_end(event_id: str, people: int, buyers: list[Person]) -> None:
             figures.tickets_sold == BOUGHT * len(buyers), f"repository: {figures.tickets_sold} sold"
         )
 
-    _with_redis(read)
+    with_redis(read)

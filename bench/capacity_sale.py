@@ -2,13 +2,14 @@
 
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 from redis.asyncio import Redis as AsyncRedis
 from redis.commands.core import AsyncScript
 
 from bench import capacity_calls as calls
-from bench.capacity_calls import Person
+from bench.capacity_calls import Call, Person
 from bench.capacity_phases import Figures, check, config_number, measure, now_ms
 from checkout.repository import key as checkout_key
 from common.tokens.ids import new_session_token
@@ -26,6 +27,7 @@ PER_HOLD, BOUGHT = 4, 2  # CHECKOUT_TICKETS_PER_HOLD's default; tickets each buy
 class Shape:
     people: int
     connections: int
+    pipeline: int  # calls a batch; each connection keeps two batches in flight
     max_concurrent: int
     batch_size: int
     checkout_ttl_s: int
@@ -51,13 +53,22 @@ class Sale:
     def people_n(self) -> int:
         return self.shape.people
 
+    def _measure(
+        self, name: str, batch: list[Call], per_call: float = 1.0, connections: int = 0
+    ) -> tuple[Figures, list[Any]]:
+        """One phase; the admission steps go on one connection, in order, as one processor's."""
+        shape = self.shape
+        return measure(
+            self.client, name, batch, connections or shape.connections, shape.pipeline, per_call
+        )
+
     def waiting(self) -> int:
         return config_number(self.client, key(self.event_id, "config"), "waiting")
 
     def join(self) -> Figures:
         s, e, t = self.scripts["join"], self.event_id, now_ms()
         batch = [calls.join(s, e, p, t, SESSION_TTL_S, random.random()) for p in self.people]
-        figures, replies = measure(self.client, "join", batch, self.shape.connections)
+        figures, replies = self._measure("join", batch)
         check(all(r[0] == "new" for r in replies), "join: a join did not make a new session")
         tokens = [r[1] for r in replies]
         check(tokens == [p.token for p in self.people], "join: a session is not the one asked")
@@ -73,7 +84,7 @@ class Sale:
         s, e, t = self.scripts["status"], self.event_id, now_ms()
         polled = random.sample(self.people, len(self.people))
         batch = [calls.status(s, e, p, t, SESSION_TTL_S) for p in polled]
-        figures, replies = measure(self.client, "status", batch, self.shape.connections)
+        figures, replies = self._measure("status", batch)
         check(all(r and r[0][0] == "queued" for r in replies), "status: someone is not queued")
         ranks = sorted(r[1] for r in replies)
         check(ranks == list(range(self.people_n)), "status: positions are not 1..people")
@@ -83,7 +94,7 @@ class Sale:
         s, e, t = self.scripts["leave"], self.event_id, now_ms()
         leaving = self.people[:: self.shape.leave_every]
         batch = [calls.leave(s, e, p, t, SESSION_TTL_S) for p in leaving]
-        figures, replies = measure(self.client, "leave", batch, self.shape.connections)
+        figures, replies = self._measure("leave", batch)
         check(replies == ["left"] * len(leaving), "leave: someone did not leave")
         gone = set(leaving)
         self.admitted = [p for p in self.people if p not in gone]
@@ -99,7 +110,7 @@ class Sale:
             calls.admit(s, e, f"bench:{i}.0", t + i * INTERVAL_MS, SESSION_TTL_S, limit)
             for i in range(steps)
         ]
-        figures, replies = measure(self.client, "admit", batch, 1, len(self.admitted) / steps)
+        figures, replies = self._measure("admit", batch, len(self.admitted) / steps, 1)
         self._check_admissions(replies)
         return figures
 
@@ -119,7 +130,7 @@ class Sale:
     def finish(self) -> Figures:
         s, e, t = self.scripts["finish"], self.event_id, now_ms()
         batch = [calls.finish(s, e, p, f"done-{p.token}", t) for p in self.admitted]
-        figures, replies = measure(self.client, "finish", batch, self.shape.connections)
+        figures, replies = self._measure("finish", batch)
         check(replies == ["applied"] * len(batch), "finish: an outcome was not applied")
         check(self.client.zcard(key(e, "processing")) == 0, "finish: slots still taken")
         return figures
@@ -130,7 +141,7 @@ class Sale:
         batch = [
             calls.hold(s, e, p, expires, PER_HOLD, t, f"ready-{p.token}") for p in self.admitted
         ]
-        figures, replies = measure(self.client, "hold", batch, self.shape.connections)
+        figures, replies = self._measure("hold", batch)
         held = ["created", "held", PER_HOLD, expires, ""]
         check(all(r == held for r in replies), "hold: a hold was not made in full")
         return figures
@@ -138,7 +149,7 @@ class Sale:
     def purchase(self) -> Figures:
         s, e, t = self.scripts["purchase"], self.event_id, now_ms()
         batch = [calls.purchase(s, e, p, BOUGHT, f"o-{p.token}", t) for p in self.admitted]
-        figures, replies = measure(self.client, "purchase", batch, self.shape.connections)
+        figures, replies = self._measure("purchase", batch)
         check(all(r[0] == "ok" and r[2] == BOUGHT for r in replies), "purchase: one failed")
         sold = config_number(self.client, checkout_key(e, "config"), "sold")
         check(sold == BOUGHT * len(self.admitted), f"purchase: {sold} tickets sold")
@@ -153,7 +164,7 @@ class Sale:
         chunks = [kinds[i : i + STATS_BATCH] for i in range(0, len(kinds), STATS_BATCH)]
         batch = [calls.apply(s, e, chunk) for chunk in chunks]
         per_call = len(kinds) / len(batch)
-        figures, replies = measure(self.client, "apply", batch, self.shape.connections, per_call)
+        figures, replies = self._measure("apply", batch, per_call)
         check(sum(replies) == len(kinds), "apply: messages not applied")
         counted = [self.client.scard(stats_key(e, n)) for n in ("joined", "admitted", "completed")]
         check(counted == [self.people_n, *[len(self.admitted)] * 2], f"apply: counts {counted}")

@@ -21,7 +21,7 @@ class Counters:
     calls: int
     usec: int
     failed: int
-    cpu_s: float  # the main process, user + sys
+    cpu_s: float  # the redis-server process (every thread), user + sys
     children_cpu_s: float  # forks: AOF rewrites
     used_memory: int
 

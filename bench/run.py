@@ -12,7 +12,18 @@ from typing import Any
 import grpc
 from redis.asyncio import Redis
 
-from bench import admission, charts, cpu, events, flash, load, report, servers
+from bench import (
+    admission,
+    capacity,
+    capacity_plan,
+    charts,
+    cpu,
+    events,
+    flash,
+    load,
+    report,
+    servers,
+)
 from bench.events import KAFKA, REDIS
 from bench.memory import per_person
 from bench.phases import Phases
@@ -213,6 +224,8 @@ def main() -> int:
     print("\n" + report.table(result))
     print(f"\nresults: {path.relative_to(report.ROOT)}, charts: {', '.join(p.name for p in pngs)}")
     print(f"took {result['seconds']} s")
+    if not args.quick:  # on a redis-server of its own (6391), then the model from both runs
+        return capacity.main([]) or capacity_plan.main()
     return 0
 
 

@@ -19,6 +19,7 @@ from common.kafka.consumer import EACH_RECORD, ConsumerMetrics, EventConsumer
 from common.kafka.handlers import each_record
 from common.kafka.outbox import OutboxRelay, OutboxStream
 from common.kafka.publisher import Publisher, Record, publisher_for
+from common.process.deadlines import shedding_for
 from common.process.grpc_calls import add_service
 from common.process.grpc_server import Health, create_server
 from common.process.http import HttpServer
@@ -109,7 +110,8 @@ class CheckoutServer(ServiceProcess):
         )
         health = Health(SERVICE_NAMES)
         grpc_server = create_server(health, SERVICE_NAMES, reuse_port=False)
-        add_service(grpc_server, CheckoutServicer(checkout, self.metrics))
+        shedding = shedding_for(settings, self.registry, "checkout")
+        add_service(grpc_server, CheckoutServicer(checkout, self.metrics), shedding)
         super().__init__(
             grpc_server,
             health,

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from common.kafka.consumer import ConsumerMetrics, EventConsumer
 from common.kafka.publisher import Publisher, publisher_for
+from common.process.deadlines import shedding_for
 from common.process.grpc_calls import add_service
 from common.process.grpc_server import Health, create_server
 from common.process.http import HttpServer
@@ -68,6 +69,7 @@ class StatsServer(ServiceProcess):
             StatsServicer(
                 self.stats, lambda: (consumer.pool.state(), consumer.paused), self.metrics.requests
             ),
+            shedding_for(settings, self.registry, "stats"),
         )
         self._draining = asyncio.Event()
         super().__init__(

@@ -7,6 +7,7 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from common.kafka.publisher import publisher_for
+from common.process.deadlines import shedding_for
 from common.process.grpc_calls import add_service
 from common.process.grpc_server import Health, create_server
 from common.process.http import HttpServer
@@ -89,8 +90,10 @@ class WaitroomServer(ServiceProcess):
         def status() -> ProcessorStatus:  # HealthCheck's running: only while Redis answers
             return replace(processor.status, running=processor.status.running and health.ready)
 
-        add_service(server, WaitroomServicer(queue, status, self.metrics, instance, admin.list))
-        add_service(server, AdminServicer(admin, admin_token, self.metrics))
+        shedding = shedding_for(self.settings, self.registry, "waitroom")
+        servicer = WaitroomServicer(queue, status, self.metrics, instance, admin.list)
+        add_service(server, servicer, shedding)
+        add_service(server, AdminServicer(admin, admin_token, self.metrics), shedding)
         return server
 
     def _http_server(self, worker: int | None) -> HttpServer:

@@ -1,6 +1,7 @@
 """A throwaway redis-server of a test's own, to kill and start again (a dependency outage)."""
 
 import asyncio
+import signal
 import time
 from pathlib import Path
 
@@ -48,3 +49,12 @@ class ThrowawayRedis:
             self._process.kill()
             await self._process.wait()
             self._process = None
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers (a hung or failing-over node)."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)

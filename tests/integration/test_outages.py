@@ -12,7 +12,7 @@ from common.kafka.messages import timestamp_ms, to_json
 from common.kafka.publisher import Publisher, Record
 from common.process.grpc_server import LIVENESS
 from common.tokens.ids import make_session_id
-from tests.integration.conftest import KAFKA
+from tests.integration.conftest import ADMIN, KAFKA, create_event
 from waitroomapi.events.v1 import events_pb2 as ev
 from waitroomapi.stats.v1 import stats_pb2 as pb
 from waitroomapi.stats.v1 import stats_pb2_grpc as pb_grpc
@@ -105,8 +105,9 @@ async def health_of(channel, service: str = "") -> str:
     return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
 
 
-def redis_up(server) -> float | None:
-    return server.registry.get_sample_value(f"{server.name}_dependency_up", {"dependency": "redis"})
+def up(server, dependency: str = "redis") -> float | None:
+    name = f"{server.name}_dependency_up"
+    return server.registry.get_sample_value(name, {"dependency": dependency})
 
 
 async def test_readiness_follows_redis_through_an_outage_and_liveness_stays_up(
@@ -132,12 +133,49 @@ async def test_readiness_follows_redis_through_an_outage_and_liveness_stays_up(
         await until(lambda: everyone("NOT_SERVING"))
         assert not await running()
         assert [await health_of(c, LIVENESS) for c in channels] == ["SERVING"] * 3
-        assert [redis_up(s) for s in servers] == [0, 0, 0]
+        assert [up(s) for s in servers] == [0, 0, 0]
         await throwaway_redis.start()
         await until(lambda: everyone("SERVING"))
         assert await running()
-        assert [redis_up(s) for s in servers] == [1, 1, 1]
+        assert [up(s) for s in servers] == [1, 1, 1]
+        assert [up(s, "kafka") for s in servers] == [1, 1, 1]  # reported, never gating
         assert [await health_of(c, LIVENESS) for c in channels] == ["SERVING"] * 3
     finally:
         for channel in channels:
             await channel.close()
+
+
+async def test_the_waitroom_waits_out_a_redis_outage_and_dead_letters_no_valid_record(
+    start_server, channel_to, throwaway_redis
+):
+    # one try per record and batch: each try already waits out the script batcher's own retries
+    server = await start_server(redis_url=throwaway_redis.url, queue_retry_attempts=1)
+    channel = channel_to(server)
+    events = [f"sold-{uuid.uuid4().hex[:8]}-{n}" for n in range(5)]
+    for event_id in events:
+        await create_event(channel, event_id)
+    await throwaway_redis.kill()
+    sold_out = [
+        Record(topics.EVENT_SOLD_OUT, e, to_json(ev.EventSoldOut(message_id=f"{e}-s", event_id=e)))
+        for e in events
+    ]
+    await publish(sold_out)
+    retries = "waitroom_consume_retries_total"
+
+    async def retried_past_its_delays() -> bool:  # a third try, after its one retry delay
+        return sample(server, retries, topic=topics.EVENT_SOLD_OUT) >= 2 * len(events)
+
+    await until(retried_past_its_delays, within=90)
+    await throwaway_redis.start()
+    admin = waitroom_pb2_grpc.AdminServiceStub(channel)
+
+    async def all_sold_out() -> bool:
+        try:
+            listed = await admin.ListEvents(waitroom_pb2.ListEventsRequest(), metadata=ADMIN)
+        except grpc.aio.AioRpcError:
+            return False
+        return sum(e.sold_out for e in listed.events if e.event_id in events) == len(events)
+
+    await until(all_sold_out)
+    assert sample(server, "waitroom_consumed_total", topic=topics.EVENT_SOLD_OUT) >= len(events)
+    assert sample(server, "waitroom_dead_lettered_total", topic=topics.EVENT_SOLD_OUT) == 0

@@ -94,3 +94,22 @@ async def test_callers_get_the_error_once_redis_stays_away_past_the_retry_time(u
         await nowhere.aclose()
     assert all(isinstance(reply, RedisConnectionError) for reply in replies), replies
     assert batcher.retries >= 3  # each was tried again before giving up
+
+
+async def test_a_call_whose_caller_went_away_before_it_was_sent_never_reaches_redis(
+    redis, event_id
+):
+    script = redis.register_script("return redis.call('INCR', KEYS[1])")
+    batcher = ScriptBatcher(redis, max_in_flight=1)
+    key = f"waitroom:{{{event_id}}}:sent"
+    first = asyncio.create_task(batcher.call(script, [key], []))
+    await asyncio.sleep(0)  # the first call's batch is on its way out
+    gone = [asyncio.create_task(batcher.call(script, [key], [])) for _ in range(5)]
+    await asyncio.sleep(0)  # they wait for the next batch
+    for task in gone:
+        task.cancel()
+    kept = await batcher.call(script, [key], [])
+    assert await first == 1
+    assert kept == 2  # the five cancelled never ran
+    assert int(await redis.get(key)) == 2
+    await redis.delete(key)

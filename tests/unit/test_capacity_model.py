@@ -17,6 +17,7 @@ from bench.capacity_model import (
     plan,
     status_reads,
 )
+from bench.capacity_plan import SERVING_FALLBACK, costs_of, sale_for
 
 COSTS = Costs(
     join_us=10,
@@ -113,3 +114,40 @@ def test_the_largest_sale_on_one_slot_is_where_its_load_reaches_the_budget():
     # 100 us a join within half a core: 5,000 joins a second, 3,000,000 people in 600 s
     most = largest_on_one_slot(sale_of, joins_only)
     assert 2_997_000 <= most <= 3_000_000
+
+
+def phase(script: str, cpu_us: float, people_per_call: float = 1.0) -> dict:
+    return {"script": script, "cpu_us_per_call": cpu_us, "people_per_call": people_per_call}
+
+
+def test_the_plan_takes_redis_cpu_per_person_from_the_capacity_bench_and_falls_back_on_serving():
+    capacity = {
+        "phases": [
+            phase("join", 30),
+            phase("status", 120),
+            phase("leave", 35),
+            phase("admit", 40_000, 1000),
+            phase("finish", 15),
+            phase("hold", 36),
+            phase("purchase", 32),
+            phase("apply", 1250, 50),
+        ],
+        "memory": {
+            "bytes_per_waiting": 177,
+            "bytes_per_admitted_session": 366,
+            "bytes_per_hold": 550,
+            "stats_bytes_per_person": 1250,
+        },
+    }
+    costs = costs_of(capacity, bench=None)
+    assert (costs.join_us, costs.status_us, costs.admit_us, costs.stats_us) == (30, 120, 40, 25)
+    assert costs.serve_join_us == SERVING_FALLBACK["join"]
+    assert costs.checkout_us == SERVING_FALLBACK["ready"] + 2 * SERVING_FALLBACK["join"]
+    assert costs.bytes_admitted == 366 + 550
+
+
+def test_the_planned_sales_admit_so_that_a_sixth_of_a_ticket_a_person_sells_in_half_an_hour():
+    sale = sale_for(Reads.PUSH, 600_000)
+    # 100,000 tickets, two a buyer, 80% of the admitted buy: 62,500 admitted in 1,800 s
+    assert sale.admissions_s == pytest.approx(62_500 / 1800)
+    assert (sale.people, sale.reads, sale.poll_s) == (600_000, Reads.PUSH, 5.0)

@@ -1,6 +1,9 @@
-"""The one gRPC call adapter: domain errors to status codes, request metrics, corrupt bytes."""
+"""The one gRPC call adapter: domain errors to status codes, request metrics, corrupt bytes,
+and deadlines (common.process.deadlines: shed what cannot be answered in time)."""
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol, TypeVar
@@ -10,6 +13,9 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.message_factory import GetMessageClass
 from prometheus_client import Counter
+
+from common.process.deadlines import RETRY_HINT, SPENT, TOO_SHORT, Shedding
+from common.process.outages import OUTAGES
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -31,7 +37,7 @@ class Calls:
     def __init__(self, errors: ErrorTable, unavailable: str, requests: Counter) -> None:
         """errors: domain exception -> code, first match wins; unavailable: the retry hint."""
         self._errors = (*errors, *COMMON_ERRORS)
-        self._unavailable = unavailable
+        self.unavailable = unavailable
         self._requests = requests
 
     async def run(
@@ -41,17 +47,20 @@ class Calls:
         work: Callable[[], Awaitable[T]],
         counted: bool = True,
     ) -> T:
-        """Known errors end the call with their code and message; others with UNAVAILABLE,
-        their traceback logged once (the caller sees only the retry hint)."""
+        """Known errors end the call with their code and message; a Redis or Kafka outage with
+        UNAVAILABLE and the retry hint; others too, their traceback logged once."""
         try:
             result = await work()
         except Exception as error:
             code = self._code_of(error)
-            message = str(error)
-            if code is None:
+            if code is not None:
+                await self.refuse(method, context, code, str(error), counted)
+            if isinstance(error, OUTAGES):
+                logger.warning("%s met an outage: %r", method, error)
+            else:
                 logger.exception("%s failed", method)
-                code, message = grpc.StatusCode.UNAVAILABLE, self._unavailable
-            await self.refuse(method, context, code, message, counted)
+            unavailable = grpc.StatusCode.UNAVAILABLE
+            await self.refuse(method, context, unavailable, self.unavailable, counted, RETRY_HINT)
         if counted:
             self.count(method, grpc.StatusCode.OK)
         return result
@@ -63,10 +72,11 @@ class Calls:
         code: grpc.StatusCode,
         message: str,
         counted: bool = True,
+        trailing: tuple[tuple[str, str], ...] = (),
     ) -> NoReturn:
         if counted:
             self.count(method, code)
-        await context.abort(code, message)
+        await context.abort(code, message, trailing)
         raise AssertionError("abort raises")
 
     def count(self, method: str, code: grpc.StatusCode) -> None:
@@ -81,12 +91,18 @@ class Servicer(Protocol):
     calls: Calls
 
 
-def add_service(server: grpc.aio.Server, servicer: Servicer) -> None:
+def add_service(
+    server: grpc.aio.Server, servicer: Servicer, shedding: Shedding | None = None
+) -> None:
     """Registers the servicer's methods like the generated add_*_to_server, except that a
     request's corrupt bytes end in INVALID_ARGUMENT (grpc.aio answers UNKNOWN and logs a
-    traceback when a deserializer raises)."""
+    traceback when a deserializer raises), and that with `shedding` a call's deadline is
+    kept: refused early when too short, its work bounded by it (unary calls)."""
     service, calls = servicer.service, servicer.calls
-    handlers = {m.name: _handler(m, getattr(servicer, m.name), calls) for m in service.methods}
+    handlers = {
+        m.name: _handler(m, getattr(servicer, m.name), Adapter(m.name, calls, shedding))
+        for m in service.methods
+    }
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(service.full_name, handlers),)
     )
@@ -94,21 +110,62 @@ def add_service(server: grpc.aio.Server, servicer: Servicer) -> None:
     server.add_registered_method_handlers(service.full_name, handlers)
 
 
-def _handler(method: MethodDescriptor, behaviour: Any, calls: Calls) -> grpc.RpcMethodHandler:
+class Adapter:
+    """What every call of one method goes through before and around the service."""
+
+    def __init__(self, method: str, calls: Calls, shedding: Shedding | None) -> None:
+        self.method, self._calls, self._shedding = method, calls, shedding
+
+    async def admit(self, request: Any, context: grpc.aio.ServicerContext) -> float | None:
+        """Refuses a corrupt request or a deadline too near; returns the work's budget."""
+        if isinstance(request, Corrupt):
+            await self._calls.refuse(
+                self.method, context, grpc.StatusCode.INVALID_ARGUMENT, request.message
+            )
+        if self._shedding is None:
+            return None
+        remaining: float | None = context.time_remaining()
+        if self._shedding.rule.refuses(remaining, self._shedding.expected(self.method)):
+            self._shedding.count(self.method, TOO_SHORT)
+            message = f"{(remaining or 0) * 1000:.0f} ms left: too little to answer in; refused"
+            await self._calls.refuse(
+                self.method, context, grpc.StatusCode.DEADLINE_EXCEEDED, message
+            )
+        return self._shedding.rule.budget(remaining)
+
+    async def bounded(self, work: Awaitable[T], budget: float | None, context: Any) -> T:
+        """The work, ended UNAVAILABLE with the retry hint when its budget runs out."""
+        if self._shedding is None:
+            return await work
+        scope, started = asyncio.timeout(budget), time.monotonic()
+        try:
+            async with scope:
+                return await work
+        except TimeoutError:
+            if not scope.expired():
+                raise  # the work's own timeout, not the caller's deadline
+        finally:
+            self._shedding.took(self.method, time.monotonic() - started)
+        assert self._shedding is not None
+        self._shedding.count(self.method, SPENT)
+        message = f"{self._calls.unavailable} (not done within the call's deadline)"
+        await self._calls.refuse(
+            self.method, context, grpc.StatusCode.UNAVAILABLE, message, trailing=RETRY_HINT
+        )
+
+
+def _handler(method: MethodDescriptor, behaviour: Any, adapter: Adapter) -> grpc.RpcMethodHandler:
     if method.client_streaming:
         raise NotImplementedError(f"{method.full_name}: client streams are not served")
     read = _reader(GetMessageClass(method.input_type))
     write = GetMessageClass(method.output_type).SerializeToString
-    name = method.name
 
     async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        if isinstance(request, Corrupt):
-            await calls.refuse(name, context, grpc.StatusCode.INVALID_ARGUMENT, request.message)
-        return await behaviour(request, context)
+        budget = await adapter.admit(request, context)
+        return await adapter.bounded(behaviour(request, context), budget, context)
 
     async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        if isinstance(request, Corrupt):
-            await calls.refuse(name, context, grpc.StatusCode.INVALID_ARGUMENT, request.message)
+        await adapter.admit(request, context)  # a stream lasts: only refused, never bounded
         async for response in behaviour(request, context):
             yield response
 

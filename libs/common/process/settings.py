@@ -87,6 +87,10 @@ class CommonSettings(BaseSettings):
     log_format: str = "json"
     grpc_host: str = "127.0.0.1"
     grpc_grace: Duration = timedelta(seconds=10)
+    # A call's work ends the margin before its deadline (UNAVAILABLE with a retry hint); one
+    # that would have less than the minimum to work is refused at once (DEADLINE_EXCEEDED).
+    grpc_min_deadline: Duration = timedelta(milliseconds=20)
+    grpc_deadline_margin: Duration = timedelta(milliseconds=30)
     # Readiness follows Redis: probed this often, NOT_SERVING once it failed for the window.
     health_probe_interval: Duration = timedelta(seconds=1)
     health_failure_window: Duration = timedelta(seconds=3)

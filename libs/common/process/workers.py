@@ -123,10 +123,13 @@ class Supervisor:
     def _replace(self, index: int, dead: BaseProcess) -> None:
         if dead.pid is not None:
             mark_process_dead(dead.pid)  # type: ignore[no-untyped-call]  # its live gauges go
-        self.workers[index] = self._spawn(index)
+        self.workers[index] = replacement = self._spawn(index)
+        if self._stopping and replacement.pid:  # a signal came while it was spawned
+            os.kill(replacement.pid, signal.SIGTERM)
         self._restarted.inc()
-        replacement = self.workers[index].pid
-        logger.error("%s (pid %s) exited with %s; replaced by pid %s", *_ended(dead), replacement)
+        logger.error(
+            "%s (pid %s) exited with %s; replaced by pid %s", *_ended(dead), replacement.pid
+        )
 
 
 def supervise(

@@ -29,7 +29,7 @@ from redis.asyncio import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from common.redis.client import UNAVAILABLE, RedisClient, backoff
+from common.redis.client import REDIS_AWAY, RedisClient, backoff
 from common.redis.links import Call, ClusterLink, KeptConnections, Link
 
 RETRY_FOR_SECONDS = 10.0
@@ -61,7 +61,7 @@ class ScriptBatcher:
         while True:
             try:
                 return await self._once(script, keys, args)
-            except UNAVAILABLE:
+            except REDIS_AWAY:
                 delay = pause.compute(failures)
                 if loop.time() + delay > give_up_at:
                     raise
@@ -81,6 +81,8 @@ class ScriptBatcher:
 
     def _flush(self) -> None:
         self._flush_planned = False
+        # a caller that went away (its deadline passed meanwhile) costs Redis nothing
+        self._pending = [call for call in self._pending if not call[3].done()]
         while self._pending and len(self._sending) < self._max_in_flight:
             batch, self._pending = (
                 self._pending[: self._max_batch],

@@ -14,8 +14,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff
 from redis.exceptions import (
     ClusterDownError,
+    ClusterError,
     MasterDownError,
     ReadOnlyError,
+    RedisError,
+    SlotNotCoveredError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -30,18 +33,21 @@ CLUSTER_SCHEMES = {"redis+cluster": False, "rediss+cluster": True}  # scheme -> 
 # (and those batched behind it) instead of stalling them for ever. No command blocks, and
 # the longest script (an admission step) ends far sooner.
 SOCKET_TIMEOUT_SECONDS = 10.0
-# What "Redis is away for now" looks like: a refused or lost connection, a primary that is
-# failing over (cluster down, try again, a replica that is not yet writable). A call that
-# meets one is sent again after a pause; every script is idempotent (DESIGN.md's traps), so a
-# call whose reply was lost may run twice and still count once.
-UNAVAILABLE = (
+# What "Redis is away for now" looks like: a refused or dropped connection, a timeout, a
+# Redis still loading its data (a ConnectionError), or a failover: a replica not yet promoted
+# answers READONLY (MASTERDOWN), a cluster without a primary for a slot CLUSTERDOWN, TRYAGAIN
+# or no node for the slot, redirects that never settle. A call that meets one is sent again
+# after a pause; every script is idempotent (DESIGN.md's traps), so a call whose reply was
+# lost may run twice and still count once. (common.process.outages adds Kafka's.)
+_REFUSED: tuple[type[RedisError], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
+    ReadOnlyError,
+    MasterDownError,
     ClusterDownError,
     TryAgainError,
-    MasterDownError,
-    ReadOnlyError,
 )
+REDIS_AWAY: tuple[type[Exception], ...] = (*_REFUSED, ClusterError, SlotNotCoveredError)
 
 
 def backoff() -> EqualJitterBackoff:
@@ -66,7 +72,7 @@ def connect(settings: CommonSettings) -> RedisClient:
         decode_responses=True,
         # a command other than a batched script (those retry in ScriptBatcher) is tried
         # again a few times; the caller's own loop (a relay, a sweeper) does the rest
-        retry=Retry(backoff(), 3, supported_errors=UNAVAILABLE),
+        retry=Retry(backoff(), 3, supported_errors=_REFUSED),
     )
     return Redis(connection_pool=pool)
 
@@ -89,7 +95,7 @@ def _cluster(settings: CommonSettings, rest: str, tls: bool) -> RedisCluster:
         socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
         # the slots of a node that is failing over are refused meanwhile, not the whole cluster
         require_full_coverage=False,
-        retry=Retry(backoff(), 3, supported_errors=UNAVAILABLE),
+        retry=Retry(backoff(), 3, supported_errors=_REFUSED),
     )
 
 
