@@ -190,7 +190,10 @@ class WaitroomRepository:
         keys = [key(event_id, s) for s in ("config", "processing", "outbox", "admits")]
         keys.append(prefix(event_id))
         args: list[str | int] = [now_ms, step_id, ttl_s, already, limit]
-        reply = await self._batch.call(self._admit, keys, args)
+        # not retried here: the processor tries a failed step again itself, with the same step
+        # id and the time of the new try (a time kept from before a failover would date the
+        # admissions and their holds' deadlines seconds back)
+        reply = await self._batch.call(self._admit, keys, args, retry_for=0)
         admitted, reaped, queued, processing, duplicate = (int(v) for v in reply)
         return AdmissionResult(admitted, reaped, queued, processing, bool(duplicate))
 

@@ -273,3 +273,22 @@ async def test_a_replica_that_does_not_admit_passes_on_an_opening_and_helps_rela
     assert relayed(admitting) > 0
     assert relayed(helper) > 0  # it heard the hint: nothing else wakes its relay for an hour
     assert await redis.xlen(f"waitroom:{{{event_id}}}:outbox") == 0
+
+
+async def test_a_step_from_a_processor_whose_clock_is_behind_is_dated_after_the_last(
+    redis, event_id
+):
+    """Two processors, one clock 5 s behind the other: admission times never run backwards,
+    so QUEUE_READY's order stays the line's and no hold is born nearer its end."""
+    repo = WaitroomRepository(redis)
+    now = int(time.time() * 1000)
+    await repo.create_event(EventConfig(event_id, 100, 2, 60, now, 0, EventState.OPEN), now)
+    tokens = [f"{i:0>22}" for i in range(4)]
+    for i, token in enumerate(tokens):
+        await repo.join(event_id, f"u{i}", token, now, 3600, 0.5)
+    await repo.admit(event_id, "ahead", now, 3600)
+    await repo.admit(event_id, "behind", now - 5_000, 3600)
+    first, *_, last = [await repo.session(event_id, t, now, 3600) for t in tokens]
+    assert first.status == last.status == Status.ADMITTED
+    assert last.admitted_at_ms == first.admitted_at_ms == now
+    assert last.expires_at_ms == now + 60_000

@@ -10,6 +10,7 @@ import contextlib
 import time
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from checkout.models import EventSettings, Holder
 from checkout.repository import CheckoutRepository
@@ -106,8 +107,12 @@ async def test_an_admission_step_whose_reply_was_lost_admits_nobody_twice(throug
     for n, token in enumerate(tokens):
         await repo.join(event_id, f"u{n}", token, now, 3600, 0.5)
     eater.eat = True
-    result = await repo.admit(event_id, "step-1", now, 3600)
+    # an admission step is not retried by the batcher (its time would go stale): it fails,
+    # and the processor tries it again with the same step id and a new time
+    with pytest.raises(RedisConnectionError):
+        await repo.admit(event_id, "step-1", now, 3600)
     assert eater.eaten == 1
+    result = await repo.admit(event_id, "step-1", now + 1000, 3600)
     assert result.duplicate_cycle  # the retry found its own step already done
     statuses = [(await repo.session(event_id, t, now, 3600)).status for t in tokens]
     assert statuses.count(Status.ADMITTED) == 3

@@ -54,9 +54,17 @@ class ScriptBatcher:
         self._sending: set[asyncio.Task[None]] = set()
         self.retries = 0  # calls sent again because Redis was away
 
-    async def call(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+    async def call(
+        self,
+        script: AsyncScript,
+        keys: Sequence[Any],
+        args: Sequence[Any],
+        retry_for: float | None = None,
+    ) -> Any:
+        """The script's reply. retry_for (default: the batcher's) bounds the retries; 0 for a
+        call whose arguments go stale (a time), which its caller tries again with new ones."""
         loop = asyncio.get_running_loop()
-        give_up_at = loop.time() + self._retry_for
+        give_up_at = loop.time() + (self._retry_for if retry_for is None else retry_for)
         pause, failures = backoff(), 0
         while True:
             try:

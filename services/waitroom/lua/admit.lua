@@ -9,12 +9,14 @@
 -- ARGV[4] people already admitted in this cycle, ARGV[5] most people this step admits
 -- Returns {admitted, holds reaped, people waiting, people in processing, 1 if the step id
 -- was seen before else 0}; all 0 for an unknown event.
-local now = tonumber(ARGV[1])
+-- Admission times never run backwards: a step is dated no earlier than the event's last
+-- admission (`admitted_until`), even when its processor's clock is behind another's.
 local prefix = event_prefix(KEYS[5])
 local session_ttl = tonumber(ARGV[3])
 local cfg = redis.call('HMGET', KEYS[1], 'state', 'opens_at', 'max_concurrent', 'batch_size',
-  'checkout_ttl', 'last_cycle', 'sold_out')
+  'checkout_ttl', 'last_cycle', 'sold_out', 'admitted_until')
 if not cfg[1] then return {0, 0, 0, 0, 0} end
+local now = math.max(tonumber(ARGV[1]), tonumber(cfg[8] or 0))
 local function waiting() return tonumber(redis.call('HGET', KEYS[1], 'waiting') or 0) end
 if cfg[6] == ARGV[2] then return {0, 0, waiting(), redis.call('ZCARD', KEYS[2]), 1} end
 redis.call('HSET', KEYS[1], 'last_cycle', ARGV[2])
@@ -120,6 +122,7 @@ end
 
 if admitted > 0 then
   redis.call('HINCRBY', KEYS[1], 'admitted_total', admitted)
+  redis.call('HSET', KEYS[1], 'admitted_until', now)
   -- the wait estimate's rate: admissions per 10 s bucket over the last minute (repository.py)
   local bucket = math.floor(now / 10000)
   redis.call('HINCRBY', KEYS[4], bucket, admitted)
