@@ -1,0 +1,242 @@
+"""WatchQueueStatus on real servers, Redis and Kafka: the status at once, the final one with
+its token, every change on every replica within one processing interval, presence, limits,
+and a shutdown that sends watchers elsewhere."""
+
+import asyncio
+import time
+from datetime import timedelta
+
+import grpc
+import pytest
+
+from common.kafka import topics
+from common.kafka.messages import from_json, to_json
+from common.kafka.publisher import Record
+from tests.integration.conftest import ADMIN, create_event
+from tests.integration.test_outages import publish
+from tests.integration.watching import Watching, state_is, status_is
+from waitroomapi.events.v1 import events_pb2
+from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
+from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
+
+INTERVAL = 0.25  # QUEUE_PROCESS_INTERVAL of these tests
+BOUND = 8 * INTERVAL  # "within one interval", asserted with room for a busy machine
+WATCHING = {"queue_process_interval": timedelta(seconds=INTERVAL), "queue_processor_enabled": False}
+ADMITTING = {"queue_process_interval": timedelta(seconds=INTERVAL)}
+
+
+def measured(what: str, seconds: float) -> float:
+    """What a test measured, printed (pytest -s) for the record; asserted only as a bound."""
+    print(f"staleness {what}: {seconds * 1000:.0f} ms")
+    return seconds
+
+
+async def join(channel, event_id: str, user: str) -> str:
+    stub = pb_grpc.WaitroomServiceStub(channel)
+    joined = await stub.JoinQueue(pb.JoinQueueRequest(user_id=user, event_id=event_id))
+    return joined.session_id
+
+
+async def test_a_stream_sends_the_status_at_once_with_the_events_state_and_its_cadence(
+    start_server, channel_to, event_id
+):
+    channel = channel_to(await start_server(**WATCHING))
+    await create_event(channel, event_id)
+    sessions = [await join(channel, event_id, f"fan{n}") for n in range(3)]
+    watching = Watching(channel, sessions[2])
+    _, first = await watching.first(lambda m: True)
+    assert first.status.status == pb.SESSION_STATUS_QUEUED
+    assert (first.status.position, first.status.queue_length) == (3, 3)
+    assert first.status.event_state == pb.EVENT_STATE_OPEN
+    assert first.next_update_within_seconds >= 1
+    assert not first.final
+    polled = await pb_grpc.WaitroomServiceStub(channel).GetQueueStatus(
+        pb.GetQueueStatusRequest(session_id=sessions[2])
+    )
+    assert polled.event_state == pb.EVENT_STATE_OPEN
+    assert polled.next_poll_after_seconds >= 1
+    watching.cancel()
+
+
+async def test_an_admission_reaches_the_streams_on_every_replica_with_its_token_and_ends_them(
+    start_server, channel_to, event_id, kafka_tail
+):
+    replicas = [await start_server(**WATCHING), await start_server(**WATCHING)]
+    channels = [channel_to(r) for r in replicas]
+    await create_event(
+        channels[0], event_id, max_concurrent=2, batch_size=2, checkout_ttl_seconds=60
+    )
+    sessions = [await join(channels[0], event_id, f"fan{n}") for n in range(3)]
+    # the second replica hears no hints: the pulse alone must bring the admission
+    await replicas[1].broadcast.stop()
+    watchers = [Watching(channels[0], sessions[0]), Watching(channels[1], sessions[1])]
+    third = Watching(channels[1], sessions[2])
+    for w in (*watchers, third):
+        await w.first(status_is(pb.SESSION_STATUS_QUEUED))
+    tail = await kafka_tail(topics.QUEUE_READY)
+    await start_server(**ADMITTING)  # the processor that admits the first two
+    ready = await tail.collect(lambda r: r.key.decode() in sessions, 2)
+    tokens = {
+        r.key.decode(): from_json(r.value, events_pb2.QueueReady()).checkout_token for r in ready
+    }
+    for session, w in zip(sessions, watchers, strict=False):
+        arrived, admitted = await w.first(status_is(pb.SESSION_STATUS_ADMITTED))
+        assert admitted.final
+        assert admitted.status.checkout_token == tokens[session]
+        expires = admitted.status.checkout_expires_at.ToMilliseconds()
+        admitted_at = (expires - 60_000) / 1000
+        assert measured("admission", arrived - admitted_at) < BOUND
+        await w.end()
+        assert w.error is None  # ended OK after its final status
+    _, moved = await third.first(lambda m: m.status.position == 1)
+    assert moved.status.status == pb.SESSION_STATUS_QUEUED
+    third.cancel()
+
+
+async def test_leaving_on_one_replica_reaches_the_stream_on_another_and_moves_those_behind(
+    start_server, channel_to, event_id
+):
+    replicas = [await start_server(**WATCHING), await start_server(**WATCHING)]
+    channels = [channel_to(r) for r in replicas]
+    await create_event(channels[0], event_id)
+    sessions = [await join(channels[0], event_id, f"fan{n}") for n in range(3)]
+    leaving, behind = Watching(channels[1], sessions[1]), Watching(channels[1], sessions[2])
+    await behind.first(lambda m: m.status.position == 3)
+    await leaving.first(status_is(pb.SESSION_STATUS_QUEUED))
+    stub = pb_grpc.WaitroomServiceStub(channels[0])
+    await stub.LeaveQueue(pb.LeaveQueueRequest(session_id=sessions[1]))
+    left_at = time.time()
+    arrived, left = await leaving.first(status_is(pb.SESSION_STATUS_LEFT))
+    assert left.final
+    measured("leave", arrived - left_at)
+    arrived, _moved = await behind.first(lambda m: m.status.position == 2)
+    assert measured("place after a leave", arrived - left_at) < BOUND
+    await leaving.end()
+    behind.cancel()
+
+
+async def change(channel, event_id: str, action) -> float:
+    admin = pb_grpc.AdminServiceStub(channel)
+    await admin.UpdateEvent(pb.UpdateEventRequest(event_id=event_id, action=action), metadata=ADMIN)
+    return time.time()
+
+
+async def test_a_pause_a_resume_and_a_close_reach_the_streams_on_every_replica(
+    start_server, channel_to, event_id
+):
+    replicas = [await start_server(**WATCHING), await start_server(**WATCHING)]
+    channels = [channel_to(r) for r in replicas]
+    await create_event(channels[0], event_id)
+    sessions = [await join(channels[0], event_id, f"fan{n}") for n in range(2)]
+    watchers = [Watching(c, s) for c, s in zip(channels, sessions, strict=True)]
+    for w in watchers:
+        await w.first(state_is(pb.EVENT_STATE_OPEN))
+    for action, state in (
+        (pb.EVENT_ACTION_PAUSE, pb.EVENT_STATE_PAUSED),
+        (pb.EVENT_ACTION_RESUME, pb.EVENT_STATE_OPEN),
+        (pb.EVENT_ACTION_CLOSE, pb.EVENT_STATE_CLOSED),
+    ):
+        seen = [len(w.messages) for w in watchers]
+        changed_at = await change(channels[0], event_id, action)
+        for w, since in zip(watchers, seen, strict=True):
+            arrived, _ = await w.first(state_is(state), since=since)
+            assert measured(pb.EventState.Name(state), arrived - changed_at) < BOUND
+    for w in watchers:
+        _, last = w.messages[-1]
+        await w.end()
+        assert last.final
+        assert last.status.status == pb.SESSION_STATUS_QUEUED
+        assert w.error is None
+
+
+async def test_a_sold_out_reaches_the_streams_on_every_replica_and_ends_them(
+    start_server, channel_to, event_id
+):
+    replicas = [await start_server(**WATCHING), await start_server(**WATCHING)]
+    channels = [channel_to(r) for r in replicas]
+    await create_event(channels[0], event_id)
+    sessions = [await join(channels[0], event_id, f"fan{n}") for n in range(2)]
+    watchers = [Watching(c, s) for c, s in zip(channels, sessions, strict=True)]
+    for w in watchers:
+        await w.first(status_is(pb.SESSION_STATUS_QUEUED))
+    message = events_pb2.EventSoldOut(message_id=f"{event_id}-sold", event_id=event_id)
+    await publish([Record(topics.EVENT_SOLD_OUT, event_id, to_json(message))])
+    for w in watchers:
+        _, sold_out = await w.first(status_is(pb.SESSION_STATUS_SOLD_OUT))
+        assert sold_out.final
+        await w.end()
+
+
+async def test_a_session_opens_a_bounded_number_of_streams_and_bad_ones_get_clear_codes(
+    start_server, channel_to, event_id
+):
+    server = await start_server(**WATCHING)
+    channel = channel_to(server)
+    await create_event(channel, event_id)
+    session = await join(channel, event_id, "fan")
+    open_ones = [Watching(channel, session) for _ in range(3)]
+    for w in open_ones:
+        await w.first(status_is(pb.SESSION_STATUS_QUEUED))
+    for session_id, code in (
+        (session, grpc.StatusCode.RESOURCE_EXHAUSTED),
+        (f"{event_id}~AAAAAAAAAAAAAAAAAAAAAA", grpc.StatusCode.NOT_FOUND),
+        ("", grpc.StatusCode.INVALID_ARGUMENT),
+    ):
+        refused = Watching(channel, session_id)
+        await refused.end()
+        assert refused.error is not None
+        assert refused.error.code() == code
+    open_ones[0].cancel()
+    await open_ones[0].end()
+    again = Watching(channel, session)  # a place freed: the reconnect gets the status at once
+    await again.first(status_is(pb.SESSION_STATUS_QUEUED))
+    streams = server.registry.get_sample_value("waitroom_watch_streams")
+    assert streams == 3
+    for w in (*open_ones[1:], again):
+        w.cancel()
+
+
+async def test_a_server_that_stops_sends_its_watchers_elsewhere_where_they_get_the_status_at_once(
+    start_server, channel_to, event_id
+):
+    stopping, other = await start_server(**WATCHING), await start_server(**WATCHING)
+    channel = channel_to(stopping)
+    await create_event(channel, event_id)
+    session = await join(channel, event_id, "fan")
+    watching = Watching(channel, session)
+    await watching.first(status_is(pb.SESSION_STATUS_QUEUED))
+    await stopping.stop()
+    await watching.end(within=5)
+    assert watching.error is not None
+    assert watching.error.code() == grpc.StatusCode.UNAVAILABLE
+    trailing = dict(watching.error.trailing_metadata() or ())
+    assert int(trailing["retry-after-ms"]) > 0
+    elsewhere = Watching(channel_to(other), session)
+    _, status = await elsewhere.first(lambda m: True)
+    assert (status.status.status, status.status.position) == (pb.SESSION_STATUS_QUEUED, 1)
+    elsewhere.cancel()
+
+
+async def test_an_open_stream_keeps_its_place_and_a_closed_one_starts_the_abandonment_clock(
+    start_server, channel_to, event_id
+):
+    ttl = timedelta(seconds=2)
+    channel = channel_to(await start_server(queue_session_ttl=ttl, **WATCHING))
+    await create_event(channel, event_id)
+    kept, dropped = await join(channel, event_id, "kept"), await join(channel, event_id, "gone")
+    watchers = [Watching(channel, kept), Watching(channel, dropped)]
+    for w in watchers:
+        await w.first(status_is(pb.SESSION_STATUS_QUEUED))
+    await asyncio.sleep(2 * ttl.total_seconds() + 1)  # well past the TTL, streams open
+    watchers[1].cancel()
+    await watchers[1].end()
+    stub = pb_grpc.WaitroomServiceStub(channel)
+    status = await stub.GetQueueStatus(pb.GetQueueStatusRequest(session_id=dropped))
+    assert status.status == pb.SESSION_STATUS_QUEUED  # its place was kept while it watched
+    await asyncio.sleep(ttl.total_seconds() + 1.5)  # the clock ran from the stream's end
+    with pytest.raises(grpc.aio.AioRpcError) as given_up:
+        await stub.GetQueueStatus(pb.GetQueueStatusRequest(session_id=dropped))
+    assert given_up.value.code() == grpc.StatusCode.NOT_FOUND
+    status = await stub.GetQueueStatus(pb.GetQueueStatusRequest(session_id=kept))
+    assert status.status == pb.SESSION_STATUS_QUEUED  # still watching: still in line
+    watchers[0].cancel()
