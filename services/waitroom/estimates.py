@@ -8,6 +8,9 @@ from dataclasses import dataclass
 MAX_POLL_SECONDS = 60.0
 # Places near the front: every move there matters.
 NEAR_FRONT = 100
+# A stream is told every move that matters at once; with nothing to tell, it hears again
+# after this long at the least (a heartbeat), and at most WATCH_MAX_SILENCE.
+STREAM_FLOOR_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +35,10 @@ def estimate_wait(position: int, rate: Rate, until_open_ms: int) -> int:
     return math.ceil(position / rate.per_second() + max(0, until_open_ms) / 1000)
 
 
-def cadence(wait_seconds: int, interval: float, ceiling: float) -> float:
-    """Seconds until the person should hear again: a tenth of the wait, between one
-    processing interval and `ceiling`."""
-    return min(max(wait_seconds / 10, interval), ceiling)
+def cadence(wait_seconds: int, floor: float, ceiling: float) -> float:
+    """Seconds until the person should hear again: a tenth of the wait, between `floor` (a
+    poll's: one processing interval) and `ceiling`."""
+    return min(max(wait_seconds / 10, floor), ceiling)
 
 
 def advice(wait_seconds: int, interval: float, ceiling: float = MAX_POLL_SECONDS) -> int:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from common.tokens.ids import parse_session_id
-from waitroom.estimates import cadence
+from waitroom.estimates import STREAM_FLOOR_SECONDS, cadence
 from waitroom.models import NotFoundError, Pulse, ShuttingDownError, Status, TooManyStreamsError
 from waitroom.service import QueueService, QueueStatus
 from waitroom.watch_line import (
@@ -125,7 +125,8 @@ class WatchHub:
         if is_final(status):
             return QueueUpdate(status, 0, True)
         wait, config = status.estimated_wait_seconds, self._config
-        within = math.ceil(cadence(wait, config.interval, config.max_silence))
+        floor = min(max(config.interval, STREAM_FLOOR_SECONDS), config.max_silence)
+        within = math.ceil(cadence(wait, floor, config.max_silence))
         watcher.due = asyncio.get_running_loop().time() + within - self._tick
         return QueueUpdate(status, within, False)
 
