@@ -1,11 +1,10 @@
 """WatchQueueStatus: a stream per person, kept up by one pulse per event and serving process.
 
 Twice per processing interval (and at once when a hint says an event changed) the hub reads
-each watched event's pulse from Redis, follows every watcher's place from it (watch_line.py),
-reads from Redis only the people whose status may have changed, and wakes the streams that
-have something worth sending or are due. Presence is written in batches: an open stream
-keeps its person's place; a closed one starts the abandonment clock, as a last poll does.
-"""
+each watched event's pulse, follows every watcher's place from it (watch_line.py), reads
+from Redis only those whose status may have changed, and wakes the streams with something
+worth sending or due. Presence goes in batches: an open stream keeps its person's place; a
+closed one starts the abandonment clock, as a last poll does."""
 
 import asyncio
 import contextlib
@@ -33,6 +32,9 @@ from waitroom.watch_line import (
 
 logger = logging.getLogger(__name__)
 WATCH_HINT = "watch"  # "watch <event_id>": the event's line changed; pulse it now
+# A hinted pulse waits this long for more hints, so a busy line (leaves every few ms) costs
+# a pulse every POKE_LINGER at most, not one per hint.
+POKE_LINGER = 0.02
 
 
 class PulseStore(Protocol):
@@ -60,8 +62,7 @@ class WatchHub:
     ) -> None:
         """streams_open(n): told the number of open streams whenever it changes."""
         self._queue, self._store, self._config, self._now = queue, store, config, clock_ms
-        self._tick = config.interval / 2
-        self._streams_open = streams_open
+        self._tick, self._streams_open = config.interval / 2, streams_open
         self._lines: dict[str, set[Watcher]] = {}
         self._per_session: Counter[str] = Counter()
         self._closed: dict[str, list[str]] = {}  # tokens of ended streams: presence to write
@@ -87,7 +88,7 @@ class WatchHub:
             self._poked.add(event_id)
             self._wake.set()
 
-    def hear(self, hint: str) -> None:
+    def hear(self, hint: str) -> None:  # another replica's
         kind, _, event_id = hint.partition(" ")
         if kind == WATCH_HINT and event_id:
             self.poke(event_id)
@@ -171,8 +172,12 @@ class WatchHub:
                 next_tick = loop.time() + self._tick
                 await self._presence(loop.time())
             else:
+                await asyncio.sleep(POKE_LINGER)  # hints that follow close on go together
                 events, self._poked = self._poked & set(self._lines), set()
-            await asyncio.gather(*(self._beat(event_id) for event_id in events))
+            beats = await asyncio.gather(*(self._beat(e) for e in events), return_exceptions=True)
+            for event_id, beat in zip(events, beats, strict=True):
+                if isinstance(beat, Exception):  # one bad beat must never stop the others
+                    logger.error("could not pulse %s", event_id, exc_info=beat)
         await self._presence(loop.time())
 
     async def _beat(self, event_id: str) -> None:

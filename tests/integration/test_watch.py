@@ -281,3 +281,32 @@ async def test_a_stream_with_too_little_time_is_refused_and_one_with_time_is_nev
     # the caller's own deadline ended it: the server never bounds a stream's work
     assert ended.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert shed(server, "deadline_spent") == 0
+
+
+async def test_watchers_of_a_stopped_server_reconnect_to_another_and_lose_nothing(
+    start_server, channel_to, event_id
+):
+    people = 200
+    stopping, other = await two_replicas(start_server)
+    channel = channel_to(stopping)
+    await create_event(channel, event_id, max_concurrent=50, batch_size=50)
+    sessions = [await join(channel, event_id, f"fan{n}") for n in range(people)]
+    watchers = [Watching(channel, s) for s in sessions]
+    for w in watchers:
+        await w.first(status_is(pb.SESSION_STATUS_QUEUED))
+    await stopping.stop()
+    for w in watchers:
+        await w.end(within=10)
+    codes = {w.error.code() if w.error else None for w in watchers}
+    assert codes == {grpc.StatusCode.UNAVAILABLE}  # every one told to reconnect
+    elsewhere = channel_to(other)
+    again = [Watching(elsewhere, s) for s in sessions]
+    places = [(await w.first(lambda m: True))[1].status.position for w in again]
+    assert places == list(range(1, people + 1))  # every place kept, in order
+    await start_server(waitroom_instance_id="admitting", **ADMITTING)
+    admitted = [await w.first(status_is(pb.SESSION_STATUS_ADMITTED)) for w in again[:50]]
+    assert all(message.status.checkout_token for _, message in admitted)
+    _, next_in_line = await again[50].first(lambda m: m.status.position == 1)
+    assert next_in_line.status.status == pb.SESSION_STATUS_QUEUED
+    for w in again[50:]:
+        w.cancel()

@@ -148,3 +148,45 @@ async def test_a_shutdown_ends_open_streams_and_refuses_new_ones():
         await pending
     with pytest.raises(ShuttingDownError):
         await anext(watch.watch(SESSION))
+
+
+class CountingStore(FakeQueueStore):
+    reads = 0
+
+    async def session(self, event_id, token, now_ms, ttl_s, touch=True):
+        self.reads += 1
+        return await super().session(event_id, token, now_ms, ttl_s, touch)
+
+
+class FakePulses:
+    def __init__(self, now: Pulse) -> None:
+        self.now, self.touched = now, []
+
+    async def pulse(self, event_id, after_left_seq, now_ms):
+        return self.now
+
+    async def touch(self, event_id, tokens, now_ms):
+        self.touched.extend(tokens)
+        return len(tokens)
+
+
+async def test_the_hub_follows_a_place_from_the_pulse_and_reads_only_once_the_head_passed():
+    store, pulses = CountingStore(sessions={TOKEN: waiting()}), FakePulses(pulse())
+    queue = QueueService(store, FakeSigner(), DEFAULTS, lambda: 1_000)
+    config = WatchConfig(interval=0.02, max_silence=20.0, presence_every=0.0, streams_per_session=3)
+    watch = WatchHub(queue, pulses, config, lambda: 1_000)
+    running = asyncio.create_task(watch.run())
+    stream = watch.watch(SESSION)
+    assert (await anext(stream)).status.position == 50
+    pulses.now = pulse(popped=30)  # twenty more taken from the head
+    assert (await anext(stream)).status.position == 30
+    assert store.reads == 1  # the opening read only
+    store.sessions[TOKEN] = record(status=Status.ADMITTED, rank=None)
+    pulses.now = pulse(popped=70, head=LOTTERY + 60)  # the head passed: read once
+    admitted = await anext(stream)
+    assert admitted.final
+    assert admitted.status.status is Status.ADMITTED
+    assert store.reads == 2
+    assert TOKEN in pulses.touched  # presence written in a batch, not per message
+    watch.stop()
+    await running
