@@ -310,3 +310,28 @@ async def test_watchers_of_a_stopped_server_reconnect_to_another_and_lose_nothin
     assert next_in_line.status.status == pb.SESSION_STATUS_QUEUED
     for w in again[50:]:
         w.cancel()
+
+
+async def test_a_reconnect_storm_of_thousands_of_streams_at_once_is_taken_in_full(
+    start_server, channel_to, event_id
+):
+    people = 2500  # past gRPC core's default of 1,000 calls waiting to be taken up
+    server = await start_server(**WATCHING)
+    channel = channel_to(server)
+    await create_event(channel, event_id)
+    stub = pb_grpc.WaitroomServiceStub(channel)
+    joined = await asyncio.gather(
+        *(
+            stub.JoinQueue(pb.JoinQueueRequest(user_id=f"fan{n}", event_id=event_id))
+            for n in range(people)
+        )
+    )
+    calls = [
+        stub.WatchQueueStatus(pb.WatchQueueStatusRequest(session_id=j.session_id)) for j in joined
+    ]
+    firsts = await asyncio.gather(*(call.read() for call in calls), return_exceptions=True)
+    refused = [f for f in firsts if isinstance(f, BaseException)]
+    assert refused == []
+    assert sorted(f.status.position for f in firsts) == list(range(1, people + 1))
+    for call in calls:
+        call.cancel()
