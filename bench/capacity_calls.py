@@ -17,7 +17,15 @@ from common.redis.scripts import load_script
 from common.tokens.ids import make_session_id
 from stats.repository import EVENT_KEYS
 from stats.repository import key as stats_key
-from waitroom.repository import LOTTERY_PLACES, SEEN_TTL_S, key, prefix, token_bucket, user_bucket
+from waitroom.repository import (
+    LEFT_FEED,
+    LOTTERY_PLACES,
+    SEEN_TTL_S,
+    key,
+    prefix,
+    token_bucket,
+    user_bucket,
+)
 
 SCRIPTS = {
     "join": ("waitroom", "join"),
@@ -69,7 +77,7 @@ def status(s: AsyncScript, e: str, p: Person, now_ms: int, ttl_s: int) -> Call:
         key(e, "admits"),
         prefix(e),
     ]
-    return _evalsha(s, keys, [p.token, ttl_s, now_ms])
+    return _evalsha(s, keys, [p.token, ttl_s, now_ms, "1"])
 
 
 def leave(s: AsyncScript, e: str, p: Person, now_ms: int, ttl_s: int) -> Call:
@@ -80,6 +88,7 @@ def leave(s: AsyncScript, e: str, p: Person, now_ms: int, ttl_s: int) -> Call:
         key(e, "config"),
         key(e, "outbox"),
         prefix(e),
+        key(e, LEFT_FEED),
     ]
     return _evalsha(s, keys, [p.token, now_ms, ttl_s])
 

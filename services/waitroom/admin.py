@@ -52,12 +52,15 @@ class EventAdmin:
         defaults: Defaults,
         clock_ms: Callable[[], int],
         may_admit: Callable[[], None] = lambda: None,
+        changed: Callable[[str], None] = lambda event_id: None,
     ) -> None:
-        """may_admit(): told when a change may let people in now (an opening, a resume)."""
+        """may_admit(): told when a change may let people in now (an opening, a resume);
+        changed(event_id): told after every change (a pause, say, that watchers must see)."""
         self._store = store
         self._defaults = defaults
         self._now = clock_ms
         self._may_admit = may_admit
+        self._changed = changed
 
     async def create(self, request: EventConfig) -> EventView:
         """Zero settings take the defaults; a batch_size above max_concurrent is lowered to it."""
@@ -81,6 +84,7 @@ class EventAdmin:
         opens_now = change.opens_at_ms is not None and change.opens_at_ms <= self._now()
         if opens_now or change.action is EventAction.RESUME:
             self._may_admit()
+        self._changed(event_id)
         return view
 
     async def get(self, event_id: str) -> EventView:

@@ -3,8 +3,9 @@
 import os
 import socket
 from collections import Counter
+from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 from redis.asyncio import RedisCluster
 
 from common.kafka.consumer import EACH_RECORD, ConsumerMetrics, EventConsumer
@@ -27,7 +28,9 @@ from waitroom.models import Defaults, ProcessorConfig
 from waitroom.processor import QueueProcessor
 from waitroom.relay import WaitroomOutbox
 from waitroom.repository import WaitroomRepository, key
-from waitroom.service import CheckoutOutcomes
+from waitroom.service import CheckoutOutcomes, QueueService
+from waitroom.watch import WatchConfig, WatchHub
+from waitroom.watch_store import WatchRepository
 
 # Every replica's processor hears the others' hints here (an opening, a line to relay).
 HINTS_CHANNEL = "waitroom:hints"
@@ -73,6 +76,21 @@ def build_hints(redis: RedisClient, instance: str) -> Broadcast:
     return Broadcast(redis, f"{HINTS_CHANNEL}:{database}", instance)
 
 
+def build_watch(
+    settings: Settings, queue: QueueService, repository: WaitroomRepository, streams: Gauge
+) -> WatchHub:
+    ttl = settings.queue_session_ttl.total_seconds()
+    config = WatchConfig(
+        interval=settings.queue_process_interval.total_seconds(),
+        max_silence=settings.watch_max_silence.total_seconds(),
+        # well within the abandonment clock, so an open stream never loses its place
+        presence_every=min(60.0, ttl / 4),
+        streams_per_session=settings.watch_streams_per_session,
+    )
+    store = WatchRepository(repository.redis, repository.batch)
+    return WatchHub(queue, store, config, now_ms, streams.set)
+
+
 def build_processor(
     settings: Settings,
     repository: WaitroomRepository,
@@ -80,6 +98,7 @@ def build_processor(
     metrics: WaitroomMetrics,
     hints: Broadcast,
     instance: str,
+    admitted: Callable[[str], None],
 ) -> QueueProcessor:
     config = ProcessorConfig(
         interval=settings.queue_process_interval.total_seconds(),
@@ -88,7 +107,9 @@ def build_processor(
         retry_delay=settings.queue_retry_delay.total_seconds(),
         max_processing_duration=settings.queue_max_processing_duration.total_seconds(),
     )
-    return QueueProcessor(repository, relay, config, metrics, instance, now_ms, hints.send)
+    return QueueProcessor(
+        repository, relay, config, metrics, instance, now_ms, hints.send, admitted
+    )
 
 
 def build_relay(
@@ -120,9 +141,10 @@ def build_consumer(
     repository: WaitroomRepository,
     publisher: Publisher,
     registry: CollectorRegistry,
+    sold_out: Callable[[str], None],
 ) -> EventConsumer:
     retry_delay = settings.queue_retry_delay.total_seconds()
-    handlers = WaitroomHandlers(CheckoutOutcomes(repository, now_ms))
+    handlers = WaitroomHandlers(CheckoutOutcomes(repository, now_ms, sold_out))
     return EventConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.waitroom_consumer_group,

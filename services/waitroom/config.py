@@ -24,6 +24,11 @@ class Settings(CommonSettings):
     queue_outbox_claim_idle: Duration = timedelta(seconds=10)
     queue_outbox_batch: int = Field(2000, ge=1)
     queue_processor_enabled: bool = True
+    # WatchQueueStatus: a stream hears at least this often (a keepalive through proxies that
+    # close idle connections, often after 60 s), and one session opens at most this many
+    # streams on one serving process.
+    watch_max_silence: Duration = timedelta(seconds=20)
+    watch_streams_per_session: int = Field(3, ge=1)
 
     # Processes serving the gRPC port together (SO_REUSEPORT), each with its own processor,
     # relay and consumer: 0 means one per CPU core. In Kubernetes, 1 per pod.

@@ -35,6 +35,12 @@ class WaitroomMetrics:
             "Admission time of one event in one cycle",
             "event_id",
         )
+        self.watch_streams = Gauge(
+            "waitroom_watch_streams",
+            "Open WatchQueueStatus streams",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
         self.requests = counter(
             "waitroom_grpc_requests", "gRPC calls by method and status code", "method", "code"
         )

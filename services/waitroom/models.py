@@ -42,6 +42,14 @@ class FailedPreconditionError(Exception):
     """The call is valid but the state of the event or session does not allow it."""
 
 
+class TooManyStreamsError(Exception):
+    """A session has as many open streams on this serving process as it may."""
+
+
+class ShuttingDownError(Exception):
+    """This serving process is stopping: reconnect, to another replica."""
+
+
 @dataclass(frozen=True, slots=True)
 class Defaults:
     """The settings an event takes when its operator gives none."""
@@ -120,6 +128,34 @@ class SessionRecord:
     batch_size: int
     recent_admissions: int
     rate_window_ms: int
+    state: EventState = EventState.OPEN
+    place: int = 0  # in line, while queued (lua/lib.lua): admission takes places in order
+    popped: int = 0  # places the line had given up when this was read (see Pulse)
+    left_seq: int = 0  # leaves the event had seen when this was read (see Pulse)
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    seq: int
+    place: int
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pulse:
+    """What every watcher of an event needs, read once per serving process and interval."""
+
+    state: EventState
+    sold_out: bool
+    head: int  # the last place taken from the line: places up to it are admitted or gone
+    popped: int  # places taken from the line so far, all ahead of anyone still waiting
+    waiting: int
+    opens_at_ms: int
+    batch_size: int
+    left_seq: int  # leaves so far; `leaves` are those after the seq asked for
+    recent_admissions: int
+    rate_window_ms: int
+    leaves: tuple[Leave, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

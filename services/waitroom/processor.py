@@ -46,14 +46,17 @@ class QueueProcessor:
         instance_id: str,
         clock_ms: Callable[[], int],
         tell: Callable[[str], None] = lambda hint: None,
+        admitted: Callable[[str], None] = lambda event_id: None,
     ) -> None:
-        """tell(hint): sends a hint to every other replica's processor (their `hear`)."""
+        """tell(hint): sends a hint to every other replica's processor (their `hear`);
+        admitted(event_id): told after a step that admitted someone (watchers must hear)."""
         self._store = store
         self._config = config
         self._metrics = metrics
         self._instance = instance_id
         self._now = clock_ms
         self._tell = tell
+        self._admitted = admitted
         self._cycle = 0
         self._stopping = asyncio.Event()
         self._admit_wanted = asyncio.Event()
@@ -150,6 +153,7 @@ class QueueProcessor:
             before, admitted = admitted, admitted + result.admitted
             if result.admitted:
                 self.relay_soon(event_id)
+                self._admitted(event_id)
             if before < ADMIT_STEP <= admitted:
                 # signing thousands of tokens takes a while: every replica's relay shares them
                 self._tell(f"{RELAY_HINT} {event_id}")

@@ -26,6 +26,7 @@ from waitroom.models import (
     AlreadyExistsError,
     EventChange,
     EventConfig,
+    EventState,
     EventView,
     JoinOutcome,
     NotFoundError,
@@ -34,6 +35,7 @@ from waitroom.models import (
 )
 
 EVENTS_KEY = "waitroom:events"
+LEFT_FEED = "left"  # the event's stream of who left the line (lua/leave.lua, lua/pulse.lua)
 SEEN_TTL_S = 7 * 24 * 3600  # how long a consumed message_id is remembered
 RATE_BUCKET_MS = 10_000
 RATE_BUCKETS = 6
@@ -58,8 +60,8 @@ def user_bucket(user_id: str) -> int:
 
 class WaitroomRepository:
     def __init__(self, redis: RedisClient) -> None:
-        self._redis = redis
-        self._batch = ScriptBatcher(redis)
+        self._redis = self.redis = redis
+        self._batch = self.batch = ScriptBatcher(redis)
         self._join = load_script(redis, "waitroom", "join")
         self._leave = load_script(redis, "waitroom", "leave")
         self._status = load_script(redis, "waitroom", "status")
@@ -134,8 +136,9 @@ class WaitroomRepository:
         )
 
     async def session(
-        self, event_id: str, token: str, now_ms: int, ttl_s: int
+        self, event_id: str, token: str, now_ms: int, ttl_s: int, touch: bool = True
     ) -> SessionRecord | None:
+        """touch: mark the person as still there (a poll); a watcher's presence is batched."""
         keys = [
             key(event_id, f"session:{token}"),
             key(event_id, f"wait:{token_bucket(token)}"),
@@ -143,11 +146,12 @@ class WaitroomRepository:
             key(event_id, "admits"),
             prefix(event_id),
         ]
-        reply = await self._batch.call(self._status, keys, [token, ttl_s, now_ms])
+        args = [token, ttl_s, now_ms, "1" if touch else "0"]
+        reply = await self._batch.call(self._status, keys, args)
         if not reply:
             return None
-        (status, user_id, admitted, expires), rank, length, config, admits = reply
-        recent, window = _recent_admissions(pairs(admits), now_ms)
+        (status, user_id, admitted, expires), rank, length, config, admits, place = reply
+        recent, window = recent_admissions(pairs(admits), now_ms)
         return SessionRecord(
             status=Status(status),
             user_id=user_id or "",
@@ -159,6 +163,10 @@ class WaitroomRepository:
             batch_size=number(config[1]),
             recent_admissions=recent,
             rate_window_ms=window,
+            state=EventState(config[4] or EventState.OPEN.value),
+            place=number(place),
+            popped=number(config[5]),
+            left_seq=number(config[6]),
         )
 
     async def leave(self, event_id: str, token: str, now_ms: int, ttl_s: int) -> Status:
@@ -169,6 +177,7 @@ class WaitroomRepository:
             key(event_id, "config"),
             key(event_id, "outbox"),
             prefix(event_id),
+            key(event_id, LEFT_FEED),
         ]
         reply = await self._batch.call(self._leave, keys, [token, now_ms, ttl_s])
         if reply == Refusal.NOT_FOUND:
@@ -227,7 +236,7 @@ def _view(event_id: str, raw: dict[str, str], processing: int) -> EventView:
     )
 
 
-def _recent_admissions(buckets: dict[str, str], now_ms: int) -> tuple[int, int]:
+def recent_admissions(buckets: dict[str, str], now_ms: int) -> tuple[int, int]:
     """Admissions in the last minute and the span they were counted over (ms)."""
     current = now_ms // RATE_BUCKET_MS
     counted = {int(b): int(c) for b, c in buckets.items() if int(b) >= current - RATE_BUCKETS}

@@ -17,6 +17,7 @@ from common.process.readiness import Dependency, redis_and_kafka
 from common.process.workers import die_with_parent, workers_registry
 from common.redis.client import connect
 from waitroom.admin import EventAdmin
+from waitroom.admin_servicer import AdminServicer
 from waitroom.build import (
     build_consumer,
     build_defaults,
@@ -24,6 +25,7 @@ from waitroom.build import (
     build_processor,
     build_relay,
     build_signer,
+    build_watch,
     instance_name,
 )
 from waitroom.config import Settings
@@ -31,7 +33,8 @@ from waitroom.metrics import WaitroomMetrics
 from waitroom.processor import ProcessorStatus
 from waitroom.repository import WaitroomRepository
 from waitroom.service import QueueService
-from waitroom.servicer import AdminServicer, WaitroomServicer
+from waitroom.servicer import WaitroomServicer
+from waitroom.watch import WATCH_HINT, WatchHub
 from waitroomapi.waitroom.v1 import waitroom_pb2
 
 SERVICE_NAMES = tuple(s.full_name for s in waitroom_pb2.DESCRIPTOR.services_by_name.values())
@@ -62,10 +65,14 @@ class WaitroomServer(ServiceProcess):
         relay = build_relay(
             settings, self.redis, self.publisher, self.signer, self.metrics, instance
         )
+        changed = self.line_changed
         self.processor = build_processor(
-            settings, self.repository, relay, self.metrics, self.broadcast, instance
+            settings, self.repository, relay, self.metrics, self.broadcast, instance, changed
         )
-        self.consumer = build_consumer(settings, self.repository, self.publisher, self.registry)
+        self.queue, self.watchers = self._line(settings)
+        self.consumer = build_consumer(
+            settings, self.repository, self.publisher, self.registry, changed
+        )
         health = Health(SERVICE_NAMES)
         grpc_server = self._grpc_server(health, admin_token, instance, worker is not None)
         super().__init__(
@@ -78,20 +85,30 @@ class WaitroomServer(ServiceProcess):
             self.registry,
         )
 
+    def _line(self, settings: Settings) -> tuple[QueueService, WatchHub]:
+        """The rules of the line, and the hub that keeps its watchers up to date."""
+        defaults = build_defaults(settings)
+        relay_later, changed = self.processor.relay_later, self.line_changed
+        queue = QueueService(self.repository, self.signer, defaults, now_ms, relay_later, changed)
+        streams = self.metrics.watch_streams
+        return queue, build_watch(settings, queue, self.repository, streams)
+
     def _grpc_server(
         self, health: Health, admin_token: str, instance: str, reuse_port: bool
     ) -> grpc.aio.Server:
-        defaults = build_defaults(self.settings)
-        processor = self.processor
-        queue = QueueService(self.repository, self.signer, defaults, now_ms, processor.relay_later)
-        admin = EventAdmin(self.repository, defaults, now_ms, processor.admit_soon)
+        processor, defaults = self.processor, build_defaults(self.settings)
+        admin = EventAdmin(
+            self.repository, defaults, now_ms, processor.admit_soon, self.line_changed
+        )
         server = create_server(health, SERVICE_NAMES, reuse_port)
 
         def status() -> ProcessorStatus:  # HealthCheck's running: only while Redis answers
             return replace(processor.status, running=processor.status.running and health.ready)
 
         shedding = shedding_for(self.settings, self.registry, "waitroom")
-        servicer = WaitroomServicer(queue, status, self.metrics, instance, admin.list)
+        servicer = WaitroomServicer(
+            self.queue, self.watchers, status, self.metrics, instance, admin.list
+        )
         add_service(server, servicer, shedding)
         add_service(server, AdminServicer(admin, admin_token, self.metrics), shedding)
         return server
@@ -105,6 +122,15 @@ class WaitroomServer(ServiceProcess):
             {"/.well-known/jwks.json": self.signer.jwks},
         )
 
+    def line_changed(self, event_id: str) -> None:
+        """Someone was admitted or left, or the event changed: every watcher hears it now."""
+        self.watchers.poke(event_id)
+        self.broadcast.send(f"{WATCH_HINT} {event_id}")
+
+    def hear(self, hint: str) -> None:
+        self.processor.hear(hint)
+        self.watchers.hear(hint)
+
     async def connect(self) -> None:
         await self.repository.ping()
         await self.publisher.start()
@@ -117,12 +143,18 @@ class WaitroomServer(ServiceProcess):
         await asyncio.gather(
             self.consumer.run(),
             self.processor.run(admit=self.settings.queue_processor_enabled),
-            self.broadcast.listen(self.processor.hear),
+            self.broadcast.listen(self.hear),
+            self.watchers.run(),
         )
 
+    def end_streams(self) -> None:
+        self.watchers.shut()
+
     async def drain(self) -> None:
-        """The processor finishes its cycle within QUEUE_SHUTDOWN_TIMEOUT; the consumer stops."""
+        """The processor finishes its cycle within QUEUE_SHUTDOWN_TIMEOUT; the consumer stops;
+        the watch hub writes the presence of the streams that ended."""
         self.processor.stop()
+        self.watchers.stop()
         await self.broadcast.stop()
         await self.consumer.stop()
 

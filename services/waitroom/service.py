@@ -1,6 +1,5 @@
 """The waitroom's rules: joining, status and wait estimates, leaving, and checkout's outcomes."""
 
-import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -8,9 +7,11 @@ from typing import Protocol
 
 from common.tokens.ids import make_session_id, new_session_token, parse_session_id, validate_id
 from common.tokens.signing import CheckoutClaims
+from waitroom.estimates import Rate, advice, estimate_wait
 from waitroom.event_settings import Finish
 from waitroom.models import (
     Defaults,
+    EventState,
     FailedPreconditionError,
     JoinOutcome,
     NotFoundError,
@@ -25,7 +26,7 @@ class Store(Protocol):
     ) -> JoinOutcome: ...
 
     async def session(
-        self, event_id: str, token: str, now_ms: int, ttl_s: int
+        self, event_id: str, token: str, now_ms: int, ttl_s: int, touch: bool = True
     ) -> SessionRecord | None: ...
 
     async def leave(self, event_id: str, token: str, now_ms: int, ttl_s: int) -> Status: ...
@@ -53,6 +54,8 @@ class QueueStatus:
     checkout_token: str
     checkout_expires_at_ms: int
     opens_at_ms: int
+    event_state: EventState = EventState.OPEN
+    next_poll_after_seconds: int = 0
 
 
 def _ignore(event_id: str) -> None:
@@ -67,13 +70,16 @@ class QueueService:
         defaults: Defaults,
         clock_ms: Callable[[], int],
         outbox_written: Callable[[str], None] = _ignore,
+        left: Callable[[str], None] = _ignore,
     ):
-        """outbox_written(event_id): told after a change that may have written to the outbox."""
+        """outbox_written(event_id): told after a change that may have written to the outbox;
+        left(event_id): told after someone left the line."""
         self._store = store
         self._signer = signer
         self._defaults = defaults
         self._now = clock_ms
         self._outbox_written = outbox_written
+        self._left = left
 
     async def join(self, user_id: str, event_id: str) -> Joined:
         validate_id("user_id", user_id)
@@ -96,11 +102,21 @@ class QueueService:
         )
 
     async def status(self, session_id: str) -> QueueStatus:
+        """The status, and the poll marks the person as still there."""
+        event_id, record = await self.read(session_id, touch=True)
+        return self.describe(session_id, event_id, record)
+
+    async def read(self, session_id: str, touch: bool) -> tuple[str, SessionRecord]:
+        """The session's event and record from the store; raises NotFoundError."""
         event_id, token = parse_session_id(session_id)
-        now = self._now()
-        record = await self._store.session(event_id, token, now, self._defaults.session_ttl_seconds)
+        ttl_s = self._defaults.session_ttl_seconds
+        record = await self._store.session(event_id, token, self._now(), ttl_s, touch)
         if record is None:
             raise NotFoundError("session not found (unknown, or expired after its TTL)")
+        return event_id, record
+
+    def describe(self, session_id: str, event_id: str, record: SessionRecord) -> QueueStatus:
+        """What the person is told of this record (a watcher's may be kept up in memory)."""
         position = (
             self._position(record.rank, record.opens_at_ms) if record.status is Status.QUEUED else 0
         )
@@ -111,15 +127,20 @@ class QueueService:
                 session_id, event_id, record.user_id, record.admitted_at_ms, record.expires_at_ms
             )
             token_value = self._signer.sign(claims)
+        interval = self._defaults.process_interval_seconds
+        rate = Rate(record.recent_admissions, record.rate_window_ms, record.batch_size, interval)
+        wait = estimate_wait(position, rate, record.opens_at_ms - self._now())
         return QueueStatus(
             event_id=event_id,
             status=record.status,
             position=position,
             queue_length=record.queue_length,
-            estimated_wait_seconds=self._estimate(position, record) if position else 0,
+            estimated_wait_seconds=wait,
             checkout_token=token_value,
             checkout_expires_at_ms=record.expires_at_ms if token_value else 0,
             opens_at_ms=record.opens_at_ms,
+            event_state=record.state,
+            next_poll_after_seconds=advice(wait, interval),
         )
 
     async def leave(self, session_id: str) -> Status:
@@ -128,6 +149,8 @@ class QueueService:
             event_id, token, self._now(), self._defaults.session_ttl_seconds
         )
         self._outbox_written(event_id)
+        if status is Status.LEFT:
+            self._left(event_id)
         if status is Status.ADMITTED:
             raise FailedPreconditionError("session is admitted: cancel the checkout instead")
         return status
@@ -137,16 +160,6 @@ class QueueService:
         if rank is None or self._now() < opens_at_ms:
             return 0
         return rank + 1
-
-    def _estimate(self, position: int, record: SessionRecord) -> int:
-        """Seconds until admission at the rate measured over the last minute."""
-        if record.recent_admissions and record.rate_window_ms:
-            rate = record.recent_admissions / (record.rate_window_ms / 1000)
-        else:  # nothing measured yet: one batch per processing interval
-            rate = max(record.batch_size, 1) / self._defaults.process_interval_seconds
-        wait = position / rate
-        until_open = max(0, record.opens_at_ms - self._now()) / 1000
-        return math.ceil(wait + until_open)
 
 
 class OutcomeStore(Protocol):
@@ -160,9 +173,16 @@ class OutcomeStore(Protocol):
 class CheckoutOutcomes:
     """What checkout tells the waitroom: a hold ended (its slot frees), or the tickets ran out."""
 
-    def __init__(self, store: OutcomeStore, clock_ms: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        store: OutcomeStore,
+        clock_ms: Callable[[], int],
+        sold_out: Callable[[str], None] = _ignore,
+    ) -> None:
+        """sold_out(event_id): told once an event's line has been told it is sold out."""
         self._store = store
         self._now = clock_ms
+        self._told_sold_out = sold_out
 
     async def completed(self, event_id: str, token: str, message_id: str) -> Finish:
         return await self._store.finish(event_id, token, Status.COMPLETED, message_id, self._now())
@@ -177,3 +197,4 @@ class CheckoutOutcomes:
 
     async def sold_out(self, event_id: str) -> None:
         await self._store.sold_out(event_id)
+        self._told_sold_out(event_id)

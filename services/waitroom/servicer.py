@@ -1,44 +1,39 @@
 """gRPC adapters: proto <-> domain, domain errors -> status codes."""
 
-import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from common.kafka.messages import timestamp_ms
 from common.process.grpc_calls import Calls
-from waitroom.admin import EventAdmin
 from waitroom.metrics import WaitroomMetrics
 from waitroom.models import (
     AlreadyExistsError,
-    EventAction,
-    EventChange,
-    EventConfig,
     EventState,
     EventView,
     FailedPreconditionError,
     NotFoundError,
+    ShuttingDownError,
     Status,
+    TooManyStreamsError,
 )
 from waitroom.processor import ProcessorStatus
-from waitroom.service import QueueService
+from waitroom.service import QueueService, QueueStatus
+from waitroom.watch import WatchHub
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 
 logger = logging.getLogger(__name__)
 _STATUS = {status: pb.SessionStatus.Value(f"SESSION_STATUS_{status.name}") for status in Status}
-_STATE = {state: pb.EventState.Value(f"EVENT_STATE_{state.name}") for state in EventState}
-_ACTION = {
-    pb.EVENT_ACTION_PAUSE: EventAction.PAUSE,
-    pb.EVENT_ACTION_RESUME: EventAction.RESUME,
-    pb.EVENT_ACTION_CLOSE: EventAction.CLOSE,
-}
+STATE = {state: pb.EventState.Value(f"EVENT_STATE_{state.name}") for state in EventState}
 _ERRORS = (
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
     (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
     (FailedPreconditionError, grpc.StatusCode.FAILED_PRECONDITION),
+    (TooManyStreamsError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (ShuttingDownError, grpc.StatusCode.UNAVAILABLE),
 )
 UNAVAILABLE = "the waitroom is unavailable for a moment; retry"
 
@@ -47,12 +42,27 @@ def calls_of(metrics: WaitroomMetrics) -> Calls:
     return Calls(_ERRORS, UNAVAILABLE, metrics.requests)
 
 
-def _ts(ms: int) -> Timestamp | None:
+def ts(ms: int) -> Timestamp | None:
     return timestamp_ms(ms) if ms else None
 
 
 def _seconds_ts(seconds: float) -> Timestamp | None:
     return timestamp_ms(int(seconds * 1000)) if seconds else None
+
+
+def _status(s: QueueStatus, polled: bool = True) -> pb.GetQueueStatusResponse:
+    return pb.GetQueueStatusResponse(
+        status=_STATUS[s.status],
+        position=s.position,
+        queue_length=s.queue_length,
+        estimated_wait_seconds=s.estimated_wait_seconds,
+        checkout_token=s.checkout_token,
+        checkout_expires_at=ts(s.checkout_expires_at_ms),
+        event_id=s.event_id,
+        opens_at=ts(s.opens_at_ms),
+        event_state=STATE[s.event_state],
+        next_poll_after_seconds=s.next_poll_after_seconds if polled else 0,
+    )
 
 
 class WaitroomServicer(pb_grpc.WaitroomServiceServicer):
@@ -61,6 +71,7 @@ class WaitroomServicer(pb_grpc.WaitroomServiceServicer):
     def __init__(
         self,
         queue: QueueService,
+        watch: WatchHub,
         processor_status: Callable[[], ProcessorStatus],
         metrics: WaitroomMetrics,
         instance: str = "",
@@ -68,6 +79,7 @@ class WaitroomServicer(pb_grpc.WaitroomServiceServicer):
     ) -> None:
         """instance: this serving process's name; events: every event (EventAdmin.list)."""
         self._queue = queue
+        self._watch = watch
         self._processor_status = processor_status
         self._instance = instance
         self._events = events
@@ -92,16 +104,19 @@ class WaitroomServicer(pb_grpc.WaitroomServiceServicer):
         s = await self.calls.run(
             "GetQueueStatus", context, lambda: self._queue.status(request.session_id)
         )
-        return pb.GetQueueStatusResponse(
-            status=_STATUS[s.status],
-            position=s.position,
-            queue_length=s.queue_length,
-            estimated_wait_seconds=s.estimated_wait_seconds,
-            checkout_token=s.checkout_token,
-            checkout_expires_at=_ts(s.checkout_expires_at_ms),
-            event_id=s.event_id,
-            opens_at=_ts(s.opens_at_ms),
-        )
+        return _status(s)
+
+    async def WatchQueueStatus(
+        self, request: pb.WatchQueueStatusRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchQueueStatusResponse]:
+        watch = self._watch.watch
+        updates = self.calls.stream("WatchQueueStatus", context, lambda: watch(request.session_id))
+        async for update in updates:
+            yield pb.WatchQueueStatusResponse(
+                status=_status(update.status, polled=False),
+                next_update_within_seconds=update.within_seconds,
+                final=update.final,
+            )
 
     async def LeaveQueue(
         self, request: pb.LeaveQueueRequest, context: grpc.aio.ServicerContext
@@ -135,94 +150,3 @@ class WaitroomServicer(pb_grpc.WaitroomServiceServicer):
         except Exception as error:  # health still answers while Redis is away
             logger.warning("HealthCheck could not read the events: %r", error)
             return None
-
-
-def _event(view: EventView) -> pb.Event:
-    c = view.config
-    return pb.Event(
-        event_id=c.event_id,
-        max_concurrent=c.max_concurrent,
-        batch_size=c.batch_size,
-        checkout_ttl_seconds=c.checkout_ttl_seconds,
-        opens_at=_ts(c.opens_at_ms),
-        tickets=c.tickets,
-        state=_STATE[c.state],
-        queue_length=view.queue_length,
-        processing_count=view.processing_count,
-        total_admitted=view.total_admitted,
-        version=c.version,
-        sold_out=view.sold_out,
-    )
-
-
-class AdminServicer(pb_grpc.AdminServiceServicer):
-    """Every call needs `authorization: Bearer <admin token>`; without it, UNAUTHENTICATED."""
-
-    service = pb.DESCRIPTOR.services_by_name["AdminService"]
-
-    def __init__(self, admin: EventAdmin, admin_token: str, metrics: WaitroomMetrics) -> None:
-        self._admin = admin
-        self._expected = f"Bearer {admin_token}".encode()
-        self.calls = calls_of(metrics)
-
-    async def _authorize(self, method: str, context: grpc.aio.ServicerContext) -> None:
-        sent = dict(context.invocation_metadata() or ()).get("authorization", "")
-        sent_bytes = sent.encode() if isinstance(sent, str) else bytes(sent)
-        if not hmac.compare_digest(sent_bytes, self._expected):
-            await self.calls.refuse(
-                method,
-                context,
-                grpc.StatusCode.UNAUTHENTICATED,
-                "admin calls need 'authorization: Bearer <WAITROOM_ADMIN_TOKEN>'",
-            )
-
-    async def CreateEvent(
-        self, request: pb.CreateEventRequest, context: grpc.aio.ServicerContext
-    ) -> pb.Event:
-        await self._authorize("CreateEvent", context)
-        config = EventConfig(
-            event_id=request.event_id,
-            max_concurrent=request.max_concurrent,
-            batch_size=request.batch_size,
-            checkout_ttl_seconds=request.checkout_ttl_seconds,
-            opens_at_ms=request.opens_at.ToMilliseconds() if request.HasField("opens_at") else 0,
-            tickets=request.tickets,
-            state=EventState.OPEN,
-        )
-        view = await self.calls.run("CreateEvent", context, lambda: self._admin.create(config))
-        return _event(view)
-
-    async def UpdateEvent(
-        self, request: pb.UpdateEventRequest, context: grpc.aio.ServicerContext
-    ) -> pb.Event:
-        await self._authorize("UpdateEvent", context)
-
-        def optional(name: str) -> int | None:
-            return int(getattr(request, name)) if request.HasField(name) else None  # type: ignore[arg-type]
-
-        change = EventChange(
-            max_concurrent=optional("max_concurrent"),
-            batch_size=optional("batch_size"),
-            checkout_ttl_seconds=optional("checkout_ttl_seconds"),
-            tickets=optional("tickets"),
-            opens_at_ms=request.opens_at.ToMilliseconds() if request.HasField("opens_at") else None,
-            action=_ACTION.get(request.action),
-        )
-        view = await self.calls.run(
-            "UpdateEvent", context, lambda: self._admin.update(request.event_id, change)
-        )
-        return _event(view)
-
-    async def GetEvent(
-        self, request: pb.GetEventRequest, context: grpc.aio.ServicerContext
-    ) -> pb.Event:
-        await self._authorize("GetEvent", context)
-        view = await self.calls.run("GetEvent", context, lambda: self._admin.get(request.event_id))
-        return _event(view)
-
-    async def ListEvents(
-        self, request: pb.ListEventsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ListEventsResponse:
-        await self._authorize("ListEvents", context)
-        views = await self.calls.run("ListEvents", context, self._admin.list)
-        return pb.ListEventsResponse(events=[_event(view) for view in views])

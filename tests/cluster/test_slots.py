@@ -18,6 +18,7 @@ from stats.repository import StatsRepository
 from tests.cluster.nodes import cluster_client, nodes
 from waitroom.models import EventAction, EventChange, EventConfig, EventState, Status
 from waitroom.repository import WaitroomRepository
+from waitroom.watch_store import WatchRepository
 
 pytestmark = pytest.mark.cluster
 # the only keys without an event: each service's set of its events
@@ -50,6 +51,7 @@ async def waitroom_sale(redis: RedisCluster, event: str, now: int) -> list[str]:
         await repo.leave(event, outcome.token, now, 7200)
     result = await repo.admit(event, f"step-{uuid.uuid4().hex}", now, 7200)
     assert result.admitted == 50
+    await watch_reads(redis, repo, event, [o.token for o in late[10:]], now)
     admitted = [
         o.token
         for o in joined + late
@@ -63,6 +65,18 @@ async def waitroom_sale(redis: RedisCluster, event: str, now: int) -> list[str]:
     await repo.admit(event, f"step-{uuid.uuid4().hex}", now + 120_000, 7200)
     await repo.sold_out(event)
     return admitted
+
+
+async def watch_reads(
+    redis: RedisCluster, repo: WaitroomRepository, event: str, waiting: list[str], now: int
+) -> None:
+    """The watchers' scripts: a pulse with the leaves, presence in a batch, a read untouched."""
+    watch = WatchRepository(redis, repo.batch)
+    pulse = await watch.pulse(event, 0, now)
+    assert pulse is not None
+    assert (pulse.popped, len(pulse.leaves)) == (50, 20)
+    assert await watch.touch(event, waiting, now + 5_000) == len(waiting)
+    assert await repo.session(event, waiting[0], now, 7200, touch=False) is not None
 
 
 async def checkout_sale(redis: RedisCluster, event: str, tokens: list[str], now: int) -> None:

@@ -43,7 +43,7 @@ class FakeQueueStore:
             token, Status.QUEUED, len(self.joins) - 1, len(self.joins), self.opens_at_ms
         )
 
-    async def session(self, event_id, token, now_ms, ttl_s):
+    async def session(self, event_id, token, now_ms, ttl_s, touch=True):
         return self.sessions.get(token)
 
     async def leave(self, event_id, token, now_ms, ttl_s):

@@ -51,7 +51,7 @@ class CountingRelay:
         return 0
 
 
-def processor(store, relay=None, config=CONFIG, tell=lambda hint: None):
+def processor(store, relay=None, config=CONFIG, tell=lambda hint: None, admitted=lambda e: None):
     return QueueProcessor(
         store,
         relay or CountingRelay(),
@@ -60,7 +60,15 @@ def processor(store, relay=None, config=CONFIG, tell=lambda hint: None):
         "test",
         lambda: 1_000,
         tell,
+        admitted,
     )
+
+
+async def test_a_step_that_admitted_someone_tells_the_watchers_of_its_event():
+    told: list[str] = []
+    store = FakeAdmissionStore(events=["bad", "good"], failing={"bad"})
+    await processor(store, admitted=told.append).run_cycle()
+    assert told == ["good"]
 
 
 async def test_a_failing_event_is_skipped_and_counted_while_others_are_admitted():

@@ -230,3 +230,23 @@ async def test_a_message_with_a_bad_session_id_is_poison_and_changes_nothing():
     with pytest.raises(PoisonMessageError):
         await WaitroomHandlers(CheckoutOutcomes(store, lambda: NOW))(expired_record("garbage"))
     assert store.finished == []
+
+
+async def test_a_leave_an_admin_change_and_a_sold_out_tell_the_watchers_which_event_changed():
+    changed: list[str] = []
+    store = FakeQueueStore(sessions={"A" * 22: record(status=Status.LEFT)})
+    queue = QueueService(store, FakeSigner(), DEFAULTS, lambda: NOW, left=changed.append)
+    await queue.leave(SESSION)
+    admin = EventAdmin(AdminStore(), DEFAULTS, lambda: NOW, changed=changed.append)
+    await admin.update("concert", EventChange(action=EventAction.PAUSE))
+    await CheckoutOutcomes(FakeOutcomeStore(), lambda: NOW, changed.append).sold_out("concert")
+    assert changed == ["concert"] * 3
+
+
+async def test_a_leave_refused_tells_the_watchers_nothing():
+    changed: list[str] = []
+    store = FakeQueueStore(sessions={"A" * 22: record(status=Status.ADMITTED)})
+    queue = QueueService(store, FakeSigner(), DEFAULTS, lambda: NOW, left=changed.append)
+    with pytest.raises(FailedPreconditionError):
+        await queue.leave(SESSION)
+    assert changed == []

@@ -2,9 +2,10 @@
 and deadlines (common.process.deadlines: shed what cannot be answered in time)."""
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol, TypeVar
 
@@ -52,18 +53,47 @@ class Calls:
         try:
             result = await work()
         except Exception as error:
-            code = self._code_of(error)
-            if code is not None:
-                await self.refuse(method, context, code, str(error), counted)
-            if isinstance(error, OUTAGES):
-                logger.warning("%s met an outage: %r", method, error)
-            else:
-                logger.exception("%s failed", method)
-            unavailable = grpc.StatusCode.UNAVAILABLE
-            await self.refuse(method, context, unavailable, self.unavailable, counted, RETRY_HINT)
+            await self.fail(method, context, error, counted)
         if counted:
             self.count(method, grpc.StatusCode.OK)
         return result
+
+    async def stream(
+        self,
+        method: str,
+        context: grpc.aio.ServicerContext,
+        messages: Callable[[], AsyncGenerator[T, None]],
+    ) -> AsyncIterator[T]:
+        """A server stream's messages; an error, when it opens or later, ends it as run's do.
+        Counted once, when it ends (CANCELLED: the client went away)."""
+        try:
+            async with contextlib.aclosing(messages()) as stream:
+                async for message in stream:
+                    yield message
+        except asyncio.CancelledError:
+            self.count(method, grpc.StatusCode.CANCELLED)
+            raise
+        except Exception as error:
+            await self.fail(method, context, error)
+        self.count(method, grpc.StatusCode.OK)
+
+    async def fail(
+        self,
+        method: str,
+        context: grpc.aio.ServicerContext,
+        error: Exception,
+        counted: bool = True,
+    ) -> NoReturn:
+        """Ends the call for the error: its code from the table, else UNAVAILABLE."""
+        code = self._code_of(error)
+        if code is not None:
+            await self.refuse(method, context, code, str(error), counted)
+        if isinstance(error, OUTAGES):
+            logger.warning("%s met an outage: %r", method, error)
+        else:
+            logger.error("%s failed", method, exc_info=error)
+        unavailable = grpc.StatusCode.UNAVAILABLE
+        await self.refuse(method, context, unavailable, self.unavailable, counted)
 
     async def refuse(
         self,
@@ -76,6 +106,8 @@ class Calls:
     ) -> NoReturn:
         if counted:
             self.count(method, code)
+        if code is grpc.StatusCode.UNAVAILABLE and not trailing:
+            trailing = RETRY_HINT  # whatever made it unavailable, the client may retry
         await context.abort(code, message, trailing)
         raise AssertionError("abort raises")
 

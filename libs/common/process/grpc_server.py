@@ -7,6 +7,16 @@ from grpc_reflection.v1alpha import reflection
 
 # Always SERVING while the process serves: the liveness probe must not depend on Redis or Kafka.
 LIVENESS = "liveness"
+# HTTP/2 pings on every connection that stays open (streams): a client gone without a word is
+# found within 30 s, so its stream ends and its presence stops.
+KEEPALIVE = (("grpc.keepalive_time_ms", 20_000), ("grpc.keepalive_timeout_ms", 10_000))
+# Calls that arrived but that the server has not yet taken up: gRPC core cancels those past
+# its default of 1,000 (measured: 2,269 of 5,000 streams opened at once got CANCELLED). Raised
+# so that a serving process takes a reconnect storm (the watchers of a dead one) in full.
+PENDING = (
+    ("grpc.server.max_pending_requests", 20_000),
+    ("grpc.server.max_pending_requests_hard_limit", 40_000),
+)
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -33,7 +43,8 @@ def create_server(
     health: Health, service_names: tuple[str, ...], reuse_port: bool
 ) -> grpc.aio.Server:
     # gRPC sets SO_REUSEPORT by default: a second copy would bind the same port silently.
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 1 if reuse_port else 0)])
+    options = [("grpc.so_reuseport", 1 if reuse_port else 0), *KEEPALIVE, *PENDING]
+    server = grpc.aio.server(options=options)
     health_pb2_grpc.add_HealthServicer_to_server(health.servicer, server)
     reflection.enable_server_reflection(
         (

@@ -117,6 +117,10 @@ class ServiceProcess(Resource):
     async def work(self) -> None:
         raise NotImplementedError
 
+    def end_streams(self) -> None:
+        """SIGTERM, before the grace: ends the calls that would outlast it (streams), telling
+        their clients to reconnect elsewhere."""
+
     async def drain(self) -> None:
         """Asks the work to finish (SIGTERM); the work then has shutdown_timeout to end."""
 
@@ -151,6 +155,7 @@ class ServiceProcess(Resource):
         self._stopped = True
         self.watch.stop()  # before NOT_SERVING, which it would otherwise turn back
         await self.health.set_ready(False)
+        self.end_streams()
         await self.grpc.stop(self._grace)
         if self._running is not None:
             if self._ready.is_set():

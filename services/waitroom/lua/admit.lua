@@ -44,6 +44,7 @@ local ttl_ms = tonumber(cfg[5]) * 1000
 local keep_s = tonumber(cfg[5]) + session_ttl
 local now_s = math.floor(now / 1000)
 local admitted = 0
+local taken, last_taken = 0, nil -- places taken from the line in this step, the last of them
 
 local function admit(token, place, user)
   local deadline = now + ttl_ms
@@ -86,6 +87,7 @@ local function take(b)
     end
   end
   if #places > 0 then
+    taken, last_taken = taken + #places, places[#places]
     redis.call('HDEL', line, unpack(places))
     count(prefix, b, -#places)
     redis.call('HINCRBY', KEYS[1], 'waiting', -#places)
@@ -120,6 +122,11 @@ while admitted < want and waiting() > 0 do
   end
 end
 
+if taken > 0 then
+  -- for watchers (pulse.lua): places are taken in order, so those up to `head` are gone
+  redis.call('HSET', KEYS[1], 'head', last_taken)
+  redis.call('HINCRBY', KEYS[1], 'popped', taken)
+end
 if admitted > 0 then
   redis.call('HINCRBY', KEYS[1], 'admitted_total', admitted)
   redis.call('HSET', KEYS[1], 'admitted_until', now)

@@ -1,0 +1,126 @@
+"""A watcher's place, followed from its event's pulse rather than read from Redis per person.
+
+Admission takes places in order, so between two reads a waiting person's rank falls by the
+places taken since (all were ahead of them) and by the leaves ahead of them (the left feed
+names each with its place). A person whose place the head has passed, who left, or whose
+feed has a gap, is read from Redis once; so is everyone when their event opens (the lottery's
+later joins moved them).
+"""
+
+import asyncio
+from bisect import bisect_left
+from dataclasses import dataclass, field, replace
+
+from waitroom.estimates import moved_enough
+from waitroom.models import EventState, Pulse, SessionRecord, Status
+from waitroom.service import QueueStatus
+
+
+@dataclass(frozen=True, slots=True)
+class QueueUpdate:
+    """One message of a stream."""
+
+    status: QueueStatus
+    within_seconds: int  # the next message comes within this many seconds at the latest
+    final: bool
+
+
+def is_final(status: QueueStatus) -> bool:
+    return status.status is not Status.QUEUED or status.event_state is EventState.CLOSED
+
+
+@dataclass(slots=True, eq=False)
+class Watcher:
+    """One open stream: the last record, kept up with the pulses, and what to send next."""
+
+    session_id: str
+    event_id: str
+    token: str
+    record: SessionRecord
+    read_at_ms: int
+    touched_at: float  # when its presence was last written (loop time)
+    stale: bool = False  # read it from Redis at the next pulse
+    closing: bool = False  # the server is stopping
+    done: bool = False  # its final status is on its way
+    error: Exception | None = None  # ends the stream (the session is gone)
+    latest: QueueStatus | None = None  # to be sent
+    sent: QueueStatus | None = None
+    due: float = 0.0  # loop time by which the next message must go
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def take(self) -> QueueStatus | None:
+        """The status to send now, or None when nothing is waiting."""
+        latest, self.latest = self.latest, None
+        self.wake.clear()
+        if latest is not None:
+            self.sent = latest
+        return latest
+
+
+class Leaves:
+    """The places of the leaves a pulse brought, by the seq a watcher has seen up to."""
+
+    def __init__(self, pulse: Pulse, after: int) -> None:
+        seqs = [leave.seq for leave in pulse.leaves]
+        self.complete = seqs == list(range(after + 1, pulse.left_seq + 1))
+        self.tokens = {leave.token for leave in pulse.leaves}
+        self._pulse = pulse
+        self._places: dict[int, list[int]] = {}
+
+    def ahead_of(self, place: int, seen: int) -> int:
+        """Leaves after seq `seen` of people ahead of `place`."""
+        places = self._places.get(seen)
+        if places is None:
+            places = sorted(x.place for x in self._pulse.leaves if x.seq > seen)
+            self._places[seen] = places
+        return bisect_left(places, place)
+
+
+def worth_sending(watcher: Watcher, status: QueueStatus, now: float) -> bool:
+    """A first or final status, a change of status or event state, a move that matters, the
+    stream's next message is due, or a newer status than the one still waiting to go."""
+    sent = watcher.sent
+    if sent is None or watcher.latest is not None or is_final(status) or now >= watcher.due:
+        return True
+    if (sent.status, sent.event_state) != (status.status, status.event_state):
+        return True
+    before, after = sent, status
+    return moved_enough(
+        before.position, after.position, before.estimated_wait_seconds, after.estimated_wait_seconds
+    )
+
+
+def needs_read(watcher: Watcher, pulse: Pulse, leaves: Leaves, now_ms: int) -> bool:
+    """Whether the pulse cannot say what became of this watcher: read them from Redis."""
+    record = watcher.record
+    return (
+        watcher.stale
+        or (pulse.popped > 0 and record.place <= pulse.head)
+        or watcher.token in leaves.tokens
+        or (not leaves.complete and record.left_seq < pulse.left_seq)
+        or watcher.read_at_ms < pulse.opens_at_ms <= now_ms
+    )
+
+
+def newer_than(record: SessionRecord, pulse: Pulse) -> bool:
+    """A record read after the pulse: the pulse has nothing to tell it."""
+    return record.popped > pulse.popped or record.left_seq > pulse.left_seq
+
+
+def followed(record: SessionRecord, pulse: Pulse, leaves: Leaves) -> SessionRecord:
+    """The record of a person still waiting, brought up to this pulse."""
+    rank = (record.rank or 0) - (pulse.popped - record.popped)
+    rank -= leaves.ahead_of(record.place, record.left_seq)
+    return replace(
+        record,
+        status=Status.SOLD_OUT if pulse.sold_out else record.status,
+        rank=max(rank, 0),
+        queue_length=pulse.waiting,
+        opens_at_ms=pulse.opens_at_ms,
+        batch_size=pulse.batch_size,
+        recent_admissions=pulse.recent_admissions,
+        rate_window_ms=pulse.rate_window_ms,
+        state=pulse.state,
+        popped=pulse.popped,
+        left_seq=pulse.left_seq,
+    )
