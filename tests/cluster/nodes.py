@@ -78,3 +78,13 @@ def _slots(ranges: list[str]) -> frozenset[int]:
             start, _, end = part.partition("-")
             slots.update(range(int(start), int(end or start) + 1))
     return frozenset(slots)
+
+
+async def forget_event(cluster: RedisCluster, event: str) -> None:
+    """Deletes every key of the event (they share its slot) and takes it off the services'
+    lists, so the cluster stack's processors do not go on admitting a test's crowd."""
+    keys = [k async for k in cluster.scan_iter(match=f"*{{{event}}}*", count=1000)]
+    for start in range(0, len(keys), 500):
+        await cluster.delete(*keys[start : start + 500])
+    for listed in ("waitroom:events", "checkout:events", "stats:events"):
+        await cluster.srem(listed, event)

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from redis.crc import key_slot
 
 from common.tokens.ids import new_session_token
-from tests.cluster.nodes import cluster_client, nodes
+from tests.cluster.nodes import cluster_client, forget_event, nodes
 from waitroom.models import EventConfig, EventState
 from waitroom.repository import WaitroomRepository
 
@@ -108,6 +108,7 @@ async def test_a_primary_handed_over_to_its_replica_redirects_calls_that_carry_o
         f"joins acknowledged: {len(acked)} ({len(acked) - before} after the hand-over), "
         f"errors: {len(errors)}, lost: {len(lost)}, primary {old.port} -> {new.port}"
     )
+    await forget_event(cluster, event)
     assert new.port == replica.port
     assert len(acked) > before
     assert errors == []
@@ -132,6 +133,7 @@ async def test_joins_go_on_through_a_killed_primary_and_none_acknowledged_is_los
         f"joins acknowledged: {len(acked)} ({len(acked) - before} after the kill), "
         f"errors: {len(errors)}, lost: {len(lost)}, new primary: {promoted.port}"
     )
+    await forget_event(cluster, event)
     assert promoted.port != victim.port
     assert len(acked) > before  # joins went on after the kill
     assert errors == []

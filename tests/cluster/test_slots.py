@@ -15,7 +15,7 @@ from checkout.repository import CheckoutRepository
 from common.tokens.ids import new_session_token as new_token
 from stats.models import Change, ChangeKind
 from stats.repository import StatsRepository
-from tests.cluster.nodes import cluster_client, nodes
+from tests.cluster.nodes import cluster_client, forget_event, nodes
 from waitroom.models import EventAction, EventChange, EventConfig, EventState, Status
 from waitroom.repository import WaitroomRepository
 from waitroom.watch_store import WatchRepository
@@ -148,4 +148,4 @@ async def test_every_key_of_every_script_lands_in_its_events_slot_on_its_node(cl
         "stats:session",
     ):
         assert built in kinds, (built, sorted(kinds))
-    await cluster.delete(*ours)
+    await forget_event(cluster, event)
