@@ -27,7 +27,10 @@ async def sample(url: str, event_id: str, limit: int, samples: Samples) -> None:
     try:
         while True:
             try:
-                size = int(await asyncio.wait_for(redis.zcard(key), 1.0))
+                # not asyncio.wait_for: on Python 3.11 it can swallow the cancel that ends the
+                # sampler when its inner call completes at the same moment, and the drill hangs
+                async with asyncio.timeout(1.0):
+                    size = int(await redis.zcard(key))
             except Exception:  # an outage, whatever the client calls it; it reconnects itself
                 samples.failed += 1
             else:
