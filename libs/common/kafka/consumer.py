@@ -33,6 +33,10 @@ from common.process.resource import Resource
 __all__ = ["EACH_RECORD", "ConsumerMetrics", "EventConsumer"]
 logger = logging.getLogger(__name__)
 STARTUP_SECONDS = 30
+# Leaving the group takes a moment, or, mid-rebalance (a process stopped just after it started),
+# as long as the rebalance: past this the process goes anyway, well within its grace, and the
+# group hands its partitions on when its session times out.
+STOP_SECONDS = 5
 # The pool of a consumer whose handler is each_record(...): a fetch's records of a partition
 # are one task, applied concurrently, and the next fetch is read meanwhile.
 EACH_RECORD = {"workers": 2, "capacity": 4, "batch_size": 500}
@@ -120,7 +124,7 @@ class EventConsumer(Resource, ConsumerRebalanceListener):  # type: ignore[misc]
             logger.info("%s unstarted tasks handed back: delivered again later", len(handed_back))
         await self._commit()
         try:
-            await asyncio.wait_for(self._consumer.stop(), STARTUP_SECONDS)
+            await asyncio.wait_for(self._consumer.stop(), STOP_SECONDS)
         except (TimeoutError, KafkaError) as error:
             logger.warning("consumer %s did not stop cleanly: %r", self._group_id, error)
 
