@@ -5,7 +5,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from common.tokens.ids import make_session_id, new_session_token, parse_session_id, validate_id
+from common.tokens.ids import (
+    canonical_session_id,
+    make_session_id,
+    new_session_token,
+    parse_session_id,
+    validate_id,
+)
 from common.tokens.signing import CheckoutClaims
 from waitroom.estimates import Rate, advice, estimate_wait
 from waitroom.event_settings import Finish
@@ -34,6 +40,10 @@ class Store(Protocol):
 
 class Signer(Protocol):
     def sign(self, claims: CheckoutClaims) -> str: ...
+
+
+class Seal(Protocol):
+    def seal(self, token: str, place: int) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +81,14 @@ class QueueService:
         clock_ms: Callable[[], int],
         outbox_written: Callable[[str], None] = _ignore,
         left: Callable[[str], None] = _ignore,
+        seal: Seal | None = None,
     ):
         """outbox_written(event_id): told after a change that may have written to the outbox;
-        left(event_id): told after someone left the line."""
+        left(event_id): told after someone left the line; seal: seals the place of whoever
+        joins into their session id, so that a status read finds it without Redis."""
         self._store = store
         self._signer = signer
+        self._seal = seal
         self._defaults = defaults
         self._now = clock_ms
         self._outbox_written = outbox_written
@@ -94,8 +107,11 @@ class QueueService:
             lottery,
         )
         self._outbox_written(event_id)
+        sealed = ""
+        if self._seal is not None and outcome.place is not None:
+            sealed = self._seal.seal(outcome.token, outcome.place)
         return Joined(
-            session_id=make_session_id(event_id, outcome.token),
+            session_id=make_session_id(event_id, outcome.token, sealed),
             status=outcome.status,
             position=self._position(outcome.rank, outcome.opens_at_ms),
             queue_length=outcome.queue_length,
@@ -124,7 +140,11 @@ class QueueService:
         if record.status is Status.ADMITTED:
             # Ed25519 is deterministic: the same claims give the token QUEUE_READY carried.
             claims = CheckoutClaims.for_hold(
-                session_id, event_id, record.user_id, record.admitted_at_ms, record.expires_at_ms
+                canonical_session_id(session_id),
+                event_id,
+                record.user_id,
+                record.admitted_at_ms,
+                record.expires_at_ms,
             )
             token_value = self._signer.sign(claims)
         interval = self._defaults.process_interval_seconds

@@ -50,7 +50,7 @@ local function admit(token, place, user)
   local deadline = now + ttl_ms
   local key = prefix .. 'session:' .. token
   redis.call('HSET', key, 'status', 'admitted', 'user_id', user, 'admitted_at', now,
-    'expires_at', deadline, 'seq', join_sequence(place))
+    'expires_at', deadline, 'seq', join_sequence(place), 'place', string.format('%d', place))
   redis.call('EXPIRE', key, keep_s)
   redis.call('ZADD', KEYS[2], deadline, token)
   redis.call('XADD', KEYS[3], '*', 'kind', 'ready', 'session', token, 'user', user,
