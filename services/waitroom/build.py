@@ -156,7 +156,7 @@ def build_relay(
         OutboxStream(redis),
         publisher,
         lambda event_id: key(event_id, "outbox"),
-        WaitroomOutbox(signer).convert,
+        WaitroomOutbox(signer, build_seal(signer)).convert,
         instance,
         settings.queue_outbox_batch,
         int(settings.queue_outbox_claim_idle.total_seconds() * 1000),

@@ -151,7 +151,7 @@ class WaitroomRepository:
         reply = await self._batch.call(self._status, keys, args)
         if not reply:
             return None
-        (status, user_id, admitted, expires), rank, length, config, admits, place = reply
+        (status, user_id, admitted, expires, *_), rank, length, config, admits, place = reply
         recent, window = recent_admissions(pairs(admits), now_ms)
         return SessionRecord(
             status=Status(status),

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from common.tokens.ids import (
-    canonical_session_id,
     make_session_id,
     new_session_token,
     parse_session_id,
@@ -107,15 +106,19 @@ class QueueService:
             lottery,
         )
         self._outbox_written(event_id)
-        sealed = ""
-        if self._seal is not None and outcome.place is not None:
-            sealed = self._seal.seal(outcome.token, outcome.place)
         return Joined(
-            session_id=make_session_id(event_id, outcome.token, sealed),
+            session_id=self.session_id(event_id, outcome.token, outcome.place),
             status=outcome.status,
             position=self._position(outcome.rank, outcome.opens_at_ms),
             queue_length=outcome.queue_length,
         )
+
+    def session_id(self, event_id: str, token: str, place: int | None) -> str:
+        """The id the person holds, and Kafka's messages and the checkout token carry: with
+        the place sealed in it when it is known."""
+        if self._seal is None or not place:
+            return make_session_id(event_id, token)
+        return make_session_id(event_id, token, self._seal.seal(token, place))
 
     async def status(self, session_id: str) -> QueueStatus:
         """The status, and the poll marks the person as still there."""
@@ -139,8 +142,9 @@ class QueueService:
         token_value = ""
         if record.status is Status.ADMITTED:
             # Ed25519 is deterministic: the same claims give the token QUEUE_READY carried.
+            _, token = parse_session_id(session_id)
             claims = CheckoutClaims.for_hold(
-                canonical_session_id(session_id),
+                self.session_id(event_id, token, record.place) if record.place else session_id,
                 event_id,
                 record.user_id,
                 record.admitted_at_ms,

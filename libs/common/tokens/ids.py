@@ -9,8 +9,9 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]*")
 # The random part of a session id: 128 bits, base64url.
 _SESSION_TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")
 SESSION_SEPARATOR = "~"
-# A session id the waitroom hands out may end in ".<seal>": the person's place, sealed
-# (common.tokens.seal). The canonical id, without it, is the one Kafka and tokens carry.
+# A session id the waitroom hands out ends in ".<seal>": the person's place, sealed
+# (common.tokens.seal), so that any serving process finds it without Redis. Ids without one
+# still work (their status is read from Redis).
 SEAL_SEPARATOR = "."
 _SEAL = re.compile(r"[A-Za-z0-9_-]{22}")
 
@@ -58,9 +59,3 @@ def parse_sealed_session_id(session_id: str) -> tuple[str, str, str]:
         raise InvalidIdError("session_id is malformed: use the id JoinQueue returned")
     validate_id("session_id's event", event_id)
     return event_id, token, seal
-
-
-def canonical_session_id(session_id: str) -> str:
-    """The id without its seal: the one QUEUE_READY, the checkout token and stats carry."""
-    event_id, token = parse_session_id(session_id)
-    return make_session_id(event_id, token)

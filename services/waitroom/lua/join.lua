@@ -52,7 +52,8 @@ redis.call('HSET', KEYS[4], ARGV[1], record_of(place, now_s, ARGV[2]))
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
 count(prefix, b, 1)
 local waiting = redis.call('HINCRBY', KEYS[1], 'waiting', 1)
-redis.call('XADD', KEYS[3], '*', 'kind', 'joined', 'session', ARGV[1], 'user', ARGV[2], 'at', now)
+redis.call('XADD', KEYS[3], '*', 'kind', 'joined', 'session', ARGV[1], 'user', ARGV[2], 'at', now,
+  'place', string.format('%d', place))
 -- after the opening a newcomer is last; before it, places are secret
 local rank = -1
 if place >= LOTTERY then rank = waiting - 1 end
