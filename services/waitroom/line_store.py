@@ -59,10 +59,14 @@ class LineRepository:
             counts={int(b): int(n) for b, n in pairs(flat_counts).items()} if counts else None,
         )
 
-    async def seen(self, event_id: str, tokens: list[str], now_ms: int) -> list[str]:
-        """Marks these people as still there now; returns those no longer waiting."""
+    async def seen(self, event_id: str, polls: dict[str, int]) -> list[str]:
+        """Marks these people as still there at their last poll (token -> second); returns
+        those no longer waiting."""
         gone: list[str] = []
+        tokens = list(polls)
         for start in range(0, len(tokens), SEEN_BATCH):
-            args = [now_ms // 1000, self._ttl, *tokens[start : start + SEEN_BATCH]]
+            args: list[str | int] = [self._ttl]
+            for token in tokens[start : start + SEEN_BATCH]:
+                args += [token, polls[token]]
             gone += [str(t) for t in await self._batch.call(self._seen, [prefix(event_id)], args)]
         return gone

@@ -25,7 +25,7 @@ class LineStore(Protocol):
         self, event_id: str, after_left_seq: int, exact: int, counts: bool, now_ms: int
     ) -> LinePulse | None: ...
 
-    async def seen(self, event_id: str, tokens: list[str], now_ms: int) -> list[str]: ...
+    async def seen(self, event_id: str, polls: dict[str, int]) -> list[str]: ...
 
 
 class Opener(Protocol):
@@ -55,7 +55,7 @@ class Lines:
         self._queue, self._store, self._seal, self._config = queue, store, seal, config
         self._now, self._counted = clock_ms, counted
         self._views: dict[str, LineView] = {}
-        self._presence: dict[str, dict[str, None]] = {}  # event -> tokens polled lately
+        self._presence: dict[str, dict[str, int]] = {}  # event -> token -> its last poll (s)
         self._poked: set[str] = set()
         self._wake, self._stopping = asyncio.Event(), asyncio.Event()
 
@@ -67,7 +67,7 @@ class Lines:
             event_id, record = await self._queue.read(session_id, touch=True)
             self._counted("redis")
         else:
-            self._presence.setdefault(event_id, {})[token] = None
+            self._presence.setdefault(event_id, {})[token] = self._now() // 1000
             self._counted("memory")
         return self._queue.describe(session_id, event_id, record)
 
@@ -152,12 +152,12 @@ class Lines:
 
     async def _write_presence(self) -> None:
         presence, self._presence = self._presence, {}
-        for event_id, tokens in presence.items():
+        for event_id, polls in presence.items():
             try:
-                gone = await self._store.seen(event_id, list(tokens), self._now())
+                gone = await self._store.seen(event_id, polls)
             except Exception as error:  # written at the next round instead
                 logger.warning("could not write presence of %s: %r", event_id, error)
-                self._presence.setdefault(event_id, {}).update(tokens)
+                self._presence.setdefault(event_id, {}).update(polls)
                 continue
             view = self._views.get(event_id)
             if view is not None:
