@@ -20,12 +20,14 @@ def raise_open_files() -> int:
 
 
 def _tcp() -> list[tuple[int, int, str]]:
-    """(local port, remote port, socket inode) of every IPv4 TCP socket on loopback."""
+    """(local port, remote port, socket inode) of every TCP socket (gRPC's are IPv6 ones,
+    with IPv4 addresses mapped)."""
     found = []
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote = fields[1].split(":")[1], fields[2].split(":")[1]
-        found.append((int(local, 16), int(remote, 16), f"socket:[{fields[9]}]"))
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote = fields[1].split(":")[1], fields[2].split(":")[1]
+            found.append((int(local, 16), int(remote, 16), f"socket:[{fields[9]}]"))
     return found
 
 
