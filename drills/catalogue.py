@@ -22,7 +22,7 @@ DRILLS = (
         Shape(seconds=40),
         fault_after=8,
         max_concurrent=2000,
-        batch=10,
+        batch=5,
         hold=15,
     ),
     Drill("kill-processor", faults.kill_processor_mid_step),

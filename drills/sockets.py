@@ -53,7 +53,9 @@ def server_of(client_port: int, server_port: int, pids: list[int]) -> int | None
     return next((pid for pid in pids if ends & _sockets_of(pid)), None)
 
 
-async def channels_on_one(address: str, pids: list[int], wanted: int) -> tuple[int, list]:
+async def channels_on_one(
+    address: str, pids: list[int], wanted: int
+) -> tuple[int, list[grpc.aio.Channel]]:
     """Opens channels to address until `wanted` of them landed on one of pids; closes the
     others; returns that process and its channels."""
     port = int(address.rsplit(":", 1)[1])

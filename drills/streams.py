@@ -11,7 +11,7 @@ from collections import Counter
 import grpc
 
 from common.kafka import topics
-from drills import cluster, observe, sockets
+from drills import cluster, cpu, observe, sockets
 from drills.invariants import by_session, verdict
 from drills.run import Context
 from drills.topics_read import of_event
@@ -19,7 +19,7 @@ from drills.watchers import Crowd, Watcher
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 
-WATCHERS = 10_400  # so that more than 10,000 are still open at the kill, the sale under way
+WATCHERS = 10_600  # so that more than 10,000 are still open at the kill, the sale under way
 PER_CHANNEL = 1_000
 FAST_BATCH = 250  # the release rate from just before the kill (the event opens at a trickle)
 SPEED_UP_BEFORE_KILL = 1.5  # seconds: the first steps at the new rate have run at the kill
@@ -53,16 +53,20 @@ async def _watching(ctx: Context, crowd: Crowd, victim: int) -> None:
     await _until_heard(crowd, within=90)
     ctx.note(f"{crowd.open_streams()} streams open, each with its first status")
     await _release_rate(ctx.event_id, FAST_BATCH)
+    before = await cluster.status()
     await asyncio.sleep(SPEED_UP_BEFORE_KILL)
-    open_at_kill, kill_at = crowd.open_streams(), time.monotonic()
+    window, open_at_kill, kill_at = cpu.Window(before), crowd.open_streams(), time.monotonic()
     await cluster.kill_and_wait(victim)
     ctx.note(f"kill -9 serving process {victim}: {open_at_kill} streams open on it")
+    spent = await _reconnect_cpu(crowd, open_at_kill, kill_at, window)
+    ctx.note(f"CPU seconds from the kill to the last reconnect: {spent}")
     unfinished = await crowd.finished(within=300)
     ctx.note(f"watchers done ({unfinished} not)")
     figures = reconnects(crowd.watchers, kill_at)
     ctx.figures.update(
         watchers=WATCHERS, open_at_kill=open_at_kill, unfinished=unfinished, **figures
     )
+    ctx.figures["cpu_seconds_kill_to_last_reconnect"] = spent
     ctx.note(f"reconnects {figures}")
     ctx.checks.append(lambda found: checks(crowd.watchers, kill_at, found, ctx.event_id))
 
@@ -73,6 +77,17 @@ async def _until_heard(crowd: Crowd, within: float) -> None:
     while waiting and time.monotonic() < deadline:
         waiting = [w for w in waiting if not w.messages]
         await asyncio.sleep(0.2)
+
+
+async def _reconnect_cpu(
+    crowd: Crowd, broken: int, kill_at: float, window: cpu.Window
+) -> dict[str, float]:
+    """Waits (2 minutes at most) until the streams the kill broke heard on new ones; the CPU
+    seconds each part of the stack spent in the window, and the window's wall seconds."""
+    while crowd.reconnected(kill_at) < broken and time.monotonic() - kill_at < 120:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    wall = round(time.monotonic() - kill_at, 1)
+    return {**window.spent(), "wall": wall}
 
 
 async def _release_rate(event_id: str, batch: int) -> None:
@@ -110,10 +125,14 @@ def reconnects(watchers: list[Watcher], kill_at: float) -> dict[str, object]:
         "break_codes": dict(sum((w.codes for w in watchers), Counter())),
         "finals": dict(Counter(w.final for w in watchers)),
         "ended_on": dict(Counter(cluster.WAITROOMS[w.address % 2] for w in broken)),
+        "hold_left_at_admitted_p1_s": percentile([w.hold_left for w in watchers if w.token], 0.01),
+        "admitted_with_under_3s_left": sum(1 for w in watchers if w.token and w.hold_left < 3),
     }
 
 
-def checks(watchers: list[Watcher], kill_at: float, found: dict, event_id: str) -> dict:
+def checks(
+    watchers: list[Watcher], kill_at: float, found: dict[str, list[dict[str, object]]], event_id: str
+) -> dict[str, dict[str, object]]:
     ready = by_session(of_event(found.get(topics.QUEUE_READY, []), event_id))
     tokens = {s: {r.get("checkout_token") for r in rs} for s, rs in ready.items()}
     admitted = [w for w in watchers if w.token]

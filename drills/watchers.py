@@ -29,6 +29,7 @@ class Watcher:
     broken: bool = False  # its stream broke; the next message is the first of a new stream
     reconnected_at: list[float] = field(default_factory=list)  # first message after a break
     token: str = ""  # the token ADMITTED carried
+    hold_left: float = 0.0  # seconds of the hold left when ADMITTED arrived
     final: str = ""  # the final status (or the code that made reconnecting hopeless)
     codes: Counter[str] = field(default_factory=Counter)  # why its streams broke
     broke_at: list[float] = field(default_factory=list)
@@ -66,6 +67,10 @@ class Crowd:
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._follow(w)) for w in self.watchers]
+
+    def reconnected(self, since: float) -> int:
+        """Watchers whose stream broke since then and that heard on a new one since."""
+        return sum(1 for w in self.watchers if w.reconnected_at and w.reconnected_at[-1] >= since)
 
     def open_streams(self) -> int:
         return sum(1 for w in self.watchers if w.messages and not w.final and not w.broken)
@@ -108,6 +113,8 @@ class Crowd:
         w.person.outcome = pb.SessionStatus.Name(message.status.status)
         if message.status.status == pb.SESSION_STATUS_ADMITTED:
             w.token = message.status.checkout_token
+            expires = message.status.checkout_expires_at.ToMilliseconds() / 1000
+            w.hold_left = expires - time.time()
         if message.final:
             w.final = w.person.outcome.removeprefix("SESSION_STATUS_")
 
