@@ -23,6 +23,7 @@ WATCHERS = 10_600  # so that more than 10,000 are still open at the kill, the sa
 PER_CHANNEL = 1_000
 FAST_BATCH = 250  # the release rate from just before the kill (the event opens at a trickle)
 SPEED_UP_BEFORE_KILL = 1.5  # seconds: the first steps at the new rate have run at the kill
+Records = dict[str, list[dict[str, object]]]  # topic -> its records, parsed
 FINALS = {"ADMITTED", "COMPLETED", "EXPIRED", "CANCELLED", "LEFT", "SOLD_OUT"}
 
 
@@ -131,7 +132,7 @@ def reconnects(watchers: list[Watcher], kill_at: float) -> dict[str, object]:
 
 
 def checks(
-    watchers: list[Watcher], kill_at: float, found: dict[str, list[dict[str, object]]], event_id: str
+    watchers: list[Watcher], kill_at: float, found: Records, event_id: str
 ) -> dict[str, dict[str, object]]:
     ready = by_session(of_event(found.get(topics.QUEUE_READY, []), event_id))
     tokens = {s: {r.get("checkout_token") for r in rs} for s, rs in ready.items()}
