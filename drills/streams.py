@@ -19,7 +19,7 @@ from drills.watchers import Crowd, Watcher
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 
-WATCHERS = 10_600  # so that more than 10,000 are still open at the kill, the sale under way
+WATCHERS = 10_800  # so that more than 10,000 are still open at the kill, the sale under way
 PER_CHANNEL = 1_000
 FAST_BATCH = 250  # the release rate from just before the kill (the event opens at a trickle)
 SPEED_UP_BEFORE_KILL = 1.5  # seconds: the first steps at the new rate have run at the kill
@@ -53,8 +53,8 @@ async def _watching(ctx: Context, crowd: Crowd, victim: int) -> None:
     crowd.start()
     await _until_heard(crowd, within=90)
     ctx.note(f"{crowd.open_streams()} streams open, each with its first status")
+    before = await cluster.status()  # slow (a script): before the speed-up, not after
     await _release_rate(ctx.event_id, FAST_BATCH)
-    before = await cluster.status()
     await asyncio.sleep(SPEED_UP_BEFORE_KILL)
     window, open_at_kill, kill_at = cpu.Window(before), crowd.open_streams(), time.monotonic()
     await cluster.kill_and_wait(victim)
@@ -127,6 +127,7 @@ def reconnects(watchers: list[Watcher], kill_at: float) -> dict[str, object]:
         "streams_opened": sum(w.streams for w in watchers),
         "messages": sum(w.messages for w in watchers),
         "break_codes": dict(sum((w.codes for w in watchers), Counter())),
+        "broke_after_final": sum(w.after_final for w in watchers),
         "finals": dict(Counter(w.final for w in watchers)),
         "ended_on": dict(Counter(cluster.WAITROOMS[w.address % 2] for w in broken)),
         "hold_left_at_admitted_p1_s": percentile([w.hold_left for w in watchers if w.token], 0.01),

@@ -32,7 +32,8 @@ class Watcher:
     hold_left: float = 0.0  # seconds of the hold left when ADMITTED arrived
     final: str = ""  # the final status (or the code that made reconnecting hopeless)
     codes: Counter[str] = field(default_factory=Counter)  # why its streams broke
-    broke_at: list[float] = field(default_factory=list)
+    broke_at: list[float] = field(default_factory=list)  # streams that ended before a final
+    after_final: int = 0  # streams that broke after their final status (nothing to reconnect)
 
 
 class Crowd:
@@ -94,11 +95,12 @@ class Crowd:
                     self._heard(w, message)
             except grpc.aio.AioRpcError as error:
                 w.codes[error.code().name] += 1
-                w.broke_at.append(time.monotonic())
+                w.after_final += bool(w.final)  # the end of a stream that had said it all
                 if error.code() in HOPELESS:
                     w.final = error.code().name
                     return
             if not w.final:  # broken, or ended without a final status: the next address
+                w.broke_at.append(time.monotonic())
                 w.broken, w.address = True, w.address + 1
                 await asyncio.sleep(self.rng.uniform(0, JITTER))
         if w.token:
