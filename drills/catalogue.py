@@ -1,6 +1,6 @@
 """Every drill `make drills` runs, in order; `short` is the one `make test` runs."""
 
-from drills import chaos, faults, overload
+from drills import chaos, faults, overload, streams
 from drills.load import Shape
 from drills.netfault import NetworkFault
 from drills.run import Drill
@@ -16,6 +16,15 @@ DRILLS = (
         batch=50,
     ),
     Drill("kill-waitroom-serving", faults.kill_waitroom_serving),
+    Drill(
+        "kill-watched-serving",
+        streams.kill_watched_serving,
+        Shape(seconds=40),
+        fault_after=8,
+        max_concurrent=2000,
+        batch=5,
+        hold=15,
+    ),
     Drill("kill-processor", faults.kill_processor_mid_step),
     Drill("kill-checkout", faults.kill_checkout),
     Drill("kill-stats", faults.kill_stats),

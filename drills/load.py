@@ -117,7 +117,7 @@ class Load:
                 return
             if status.status == pb.SESSION_STATUS_ADMITTED and not person.admitted:
                 person.admitted = True
-                await self._act(person, status.checkout_token)
+                await self.act(person, status.checkout_token)
             elif leaves and status.status == pb.SESSION_STATUS_QUEUED:
                 await self._leave(person)
 
@@ -144,7 +144,7 @@ class Load:
         request = pb.LeaveQueueRequest(session_id=person.session_id)
         await self.call("LeaveQueue", lambda t: self.queue().LeaveQueue(request, timeout=t))
 
-    async def _act(self, person: Person, token: str) -> None:
+    async def act(self, person: Person, token: str) -> None:
         """Thinks a moment, then buys one ticket, cancels, or walks away (the hold expires)."""
         person.choice = self.rng.choice(CHOICES)
         await asyncio.sleep(self.rng.uniform(0.2, 0.8))

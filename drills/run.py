@@ -22,6 +22,8 @@ class Context:
     event_id: str
     notes: list[str] = field(default_factory=list)
     figures: dict[str, object] = field(default_factory=dict)  # what a fault measured
+    # checks of a fault's own, run on the topics once the drill settled (name -> verdict)
+    checks: list[Callable[[dict[str, list]], dict[str, dict]]] = field(default_factory=list)
     fault_at: float = 0.0
     healed_at: float = 0.0
 
@@ -113,6 +115,8 @@ async def _result(drill: Drill, ctx: Context, samples: Samples, unsettled: int) 
     statuses = await observe.statuses(people)
     ctx.note(f"{len(statuses)} statuses read")
     checks = _checks(drill, ctx, people, statuses, found, stats, samples)
+    for own in ctx.checks:
+        checks.update(own(found))
     checks["slots_freed"] = invariants.slots_freed(
         set(_sessions(found, topics.QUEUE_READY, ctx.event_id)),
         _ended(found, ctx.event_id),
