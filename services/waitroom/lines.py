@@ -18,6 +18,9 @@ from waitroom.service import QueueService, QueueStatus
 from waitroom.watch import POKE_LINGER, WATCH_HINT
 
 logger = logging.getLogger(__name__)
+# Polls whose presence is held in memory at most: past it they are written at once, so a
+# crowd that polls often never holds much memory.
+PRESENCE_HELD = 50_000
 
 
 class LineStore(Protocol):
@@ -56,6 +59,7 @@ class Lines:
         self._now, self._counted = clock_ms, counted
         self._views: dict[str, LineView] = {}
         self._presence: dict[str, dict[str, int]] = {}  # event -> token -> its last poll (s)
+        self._held = 0  # polls in _presence
         self._poked: set[str] = set()
         self._wake, self._stopping = asyncio.Event(), asyncio.Event()
 
@@ -68,6 +72,9 @@ class Lines:
             self._counted("redis")
         else:
             self._presence.setdefault(event_id, {})[token] = self._now() // 1000
+            self._held += 1
+            if self._held == PRESENCE_HELD:
+                self._wake.set()
             self._counted("memory")
         return self._queue.describe(session_id, event_id, record)
 
@@ -114,7 +121,7 @@ class Lines:
                 await asyncio.sleep(POKE_LINGER)  # hints that follow close on go together
                 events, self._poked = self._poked & set(self._views), set()
             await asyncio.gather(*(self._pulse(e) for e in events))
-            if loop.time() >= next_presence:
+            if loop.time() >= next_presence or self._held >= PRESENCE_HELD:
                 next_presence = loop.time() + self._config.presence_every
                 await self._write_presence()
         await self._write_presence()
@@ -151,7 +158,7 @@ class Lines:
                 view.forget_left(now_ms - int(self._config.left_for * 1000))
 
     async def _write_presence(self) -> None:
-        presence, self._presence = self._presence, {}
+        presence, self._presence, self._held = self._presence, {}, 0
         for event_id, polls in presence.items():
             try:
                 gone = await self._store.seen(event_id, polls)
