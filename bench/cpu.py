@@ -16,6 +16,8 @@ from typing import Any
 
 import psutil
 
+from bench.events import KAFKA, REDIS
+
 ROOT = Path(__file__).resolve().parents[1]
 GHZ = "ghz"
 
@@ -50,14 +52,37 @@ def _stack_pid(service: str) -> int | None:
         return None
 
 
+def _port(url: str) -> int:
+    """The port of the first host of a Redis URL or a Kafka bootstrap list."""
+    host = url.split("://")[-1].split("@")[-1].split(",")[0].split("/")[0]
+    return int(host.rpartition(":")[2])
+
+
+def _listens(process: psutil.Process, port: int) -> bool:
+    try:
+        return any(
+            c.status == psutil.CONN_LISTEN and c.laddr.port == port
+            for c in process.net_connections(kind="tcp")
+        )
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
 def _redis_or_kafka() -> dict[str, int]:
-    """The Redis server and the Kafka broker (a JVM whose main class is kafka.Kafka)."""
+    """The Redis server and the Kafka broker (a JVM whose main class is kafka.Kafka) the bench
+    uses: the ones listening on REDIS's and KAFKA's ports, not a test's throwaway Redis or a
+    cluster's nodes running meanwhile."""
+    ports = {"redis": _port(REDIS), "kafka": _port(KAFKA)}
     found: dict[str, int] = {}
     for process in psutil.process_iter(["name", "cmdline"]):
         if process.info["name"] == "redis-server":
-            found.setdefault("redis", process.pid)
+            group = "redis"
         elif "kafka.Kafka" in (process.info["cmdline"] or ()):
-            found.setdefault("kafka", process.pid)
+            group = "kafka"
+        else:
+            continue
+        if group not in found and _listens(process, ports[group]):
+            found[group] = process.pid
     return found
 
 

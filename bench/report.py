@@ -166,7 +166,7 @@ CPU_GROUPS = (
 )
 
 
-def _cpu_row(label: str, figures: dict[str, Any], unit: str) -> str:
+def cpu_row(label: str, figures: dict[str, Any], unit: str) -> str:
     us = figures.get(f"cpu_us_per_{unit}", {})
     cells = "".join(f"{us.get(name, 0):>{len(short) + 2}}" for name, short in CPU_GROUPS)
     return f"{label:<32}{cells}{figures.get('machine_busy', 0) * 100:>6.0f}%"
@@ -185,13 +185,13 @@ def _cpu(result: dict[str, Any]) -> list[str]:
         for side in ("bare", "floor", "waitroom"):
             if side in r:
                 label = f"{r['method']} c={r['concurrency']} {side}"
-                lines.append(_cpu_row(label, r[side], "call"))
+                lines.append(cpu_row(label, r[side], "call"))
     h = result["half_peak"]
     if "bare" in h:
-        lines.append(_cpu_row(f"JoinQueue {h['asked_rps']}/s bare", h["bare"], "call"))
-        lines.append(_cpu_row(f"JoinQueue {h['asked_rps']}/s waitroom", h, "call"))
-    lines.append(_cpu_row("admission, per person", result["admission"], "person"))
-    lines.append(_cpu_row("flash crowd, per person", result["flash"], "person"))
+        lines.append(cpu_row(f"JoinQueue {h['asked_rps']}/s bare", h["bare"], "call"))
+        lines.append(cpu_row(f"JoinQueue {h['asked_rps']}/s waitroom", h, "call"))
+    lines.append(cpu_row("admission, per person", result["admission"], "person"))
+    lines.append(cpu_row("flash crowd, per person", result["flash"], "person"))
     return lines
 
 

@@ -56,6 +56,7 @@ class Spec:
     env: dict[str, str]
     port: int
     expected: int  # processes it should serve with
+    cwd: Path = ROOT  # another checkout's root: its code (with its own .venv's python)
 
 
 @contextmanager
@@ -73,7 +74,7 @@ def launched(*specs: Spec) -> Iterator[list[Served]]:
 def start(spec: Spec) -> subprocess.Popen[bytes]:
     with (LOG_DIR / f"{spec.name}-{spec.port}.log").open("ab") as log:
         return subprocess.Popen(
-            spec.command, cwd=ROOT, env={**os.environ, **spec.env}, stdout=log, stderr=log
+            spec.command, cwd=spec.cwd, env={**os.environ, **spec.env}, stdout=log, stderr=log
         )
 
 

@@ -71,7 +71,7 @@ class ProcessorConfig:
     retry_delay: float
     max_processing_duration: float
     relay_linger: float = 0.02
-    quiet_linger: float = 0.1
+    quiet_linger: float = 0.5  # within the interval's full pass (1 s by default)
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,17 +66,17 @@ class OutboxStream:
         claimed = replies.pop(0)[1] if claim_idle_ms is not None else []
         pending, new = replies
         entries: dict[str, dict[str, str]] = {}
-        for entry_id, fields in claimed:
-            if fields:  # an entry deleted meanwhile comes back empty
-                entries[entry_id] = fields
-        for reply in (pending, new):
-            for _, stream_entries in reply:
-                for entry_id, fields in stream_entries:
-                    if fields:
-                        entries[entry_id] = fields
+        sources = 0  # replies with entries: each comes in stream order, so one needs no sort
+        for part in (claimed, *(e for reply in (pending, new) for _, e in reply)):
+            sources += bool(part)
+            for entry_id, fields in part:
+                if fields:  # an entry deleted meanwhile comes back empty
+                    entries[entry_id] = fields
+        ordered = list(entries.items())
+        if sources > 1:
+            ordered.sort(key=lambda item: _order(item[0]))
         return [
-            OutboxEntry(entry_id, fields.get("kind", ""), fields)
-            for entry_id, fields in sorted(entries.items(), key=lambda item: _order(item[0]))
+            OutboxEntry(entry_id, fields.get("kind", ""), fields) for entry_id, fields in ordered
         ]
 
     async def acknowledge(self, stream: str, entry_ids: Sequence[str]) -> None:

@@ -40,6 +40,7 @@ class Calls:
         self._errors = (*errors, *COMMON_ERRORS)
         self.unavailable = unavailable
         self._requests = requests
+        self._counters: dict[tuple[str, grpc.StatusCode], Any] = {}  # labels() once each
 
     async def run(
         self,
@@ -112,7 +113,10 @@ class Calls:
         raise AssertionError("abort raises")
 
     def count(self, method: str, code: grpc.StatusCode) -> None:
-        self._requests.labels(method, code.name).inc()
+        counter = self._counters.get((method, code))
+        if counter is None:
+            counter = self._counters[method, code] = self._requests.labels(method, code.name)
+        counter.inc()
 
     def _code_of(self, error: Exception) -> grpc.StatusCode | None:
         return next((code for kind, code in self._errors if isinstance(error, kind)), None)

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+import hiredis
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from redis.commands.core import AsyncScript
@@ -25,6 +26,17 @@ def _evalsha(call: Call) -> tuple[Any, ...]:
     return ("EVALSHA", script.sha, len(keys), *keys, *args)
 
 
+def packed(connection: AbstractConnection, commands: list[tuple[Any, ...]]) -> list[bytes]:
+    """The commands in Redis's protocol, packed by hiredis: the same bytes as redis-py's
+    pack_commands, which packs in Python and copies its buffer once for every argument (6 µs
+    a message for stats' batches of 50). A type hiredis does not take goes to redis-py, whose
+    error says what is wrong."""
+    try:
+        return [b"".join([hiredis.pack_command(command) for command in commands])]
+    except TypeError:
+        return connection.pack_commands(commands)
+
+
 class KeptConnections:
     """One Redis: a connection per pipeline in flight, taken from the client's pool once and
     kept (the pool's disconnect closes it with the others)."""
@@ -37,7 +49,7 @@ class KeptConnections:
         connection = await self._connection()
         try:
             await connection.send_packed_command(
-                connection.pack_commands([_evalsha(call) for call in calls])
+                packed(connection, [_evalsha(call) for call in calls])
             )
             replies: list[Any] = []
             for _ in calls:

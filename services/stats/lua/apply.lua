@@ -28,6 +28,14 @@ local function apply(kind, sid, user, at, value, reason, tickets, session, sessi
     return
   end
 
+  -- A join of a session nothing was recorded of yet (every message of a session writes its
+  -- hash), as almost every join is: what the general path below would write, in fewer calls.
+  if kind == 'joined' and user ~= '' and redis.call('EXISTS', session) == 0 then
+    redis.call('HSET', session, 'user_id', user, 'joined_at', at, 'outcome', 'queued')
+    redis.call('SADD', sessions, sid)
+    redis.call('SADD', KEYS[2], sid)
+    return
+  end
   if user ~= '' then
     redis.call('HSET', session, 'user_id', user)
     redis.call('SADD', sessions, sid)
