@@ -8,7 +8,6 @@ from aiokafka import ConsumerRecord
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from common.kafka import topics
-from common.kafka.flatjson import read_flat
 from common.kafka.handlers import Poison
 from common.kafka.records import PoisonMessageError, checked_id, checked_session, parse
 from stats.models import Change, ChangeKind
@@ -64,20 +63,9 @@ def _sold_out(value: bytes | None) -> Change:
     return Change(ChangeKind.SOLD_OUT, _event(parse(value, events_pb2.EventSoldOut()).event_id))
 
 
-# A QUEUE_JOINED as the relay prints it (one for every join): read without a message.
-_JOINED_STRINGS = frozenset({"message_id", "session_id", "user_id", "event_id"})
-_JOINED_STAMPS = frozenset({"timestamp", "joined_at"})
-
-
 def _joined(value: bytes | None) -> Change:
-    f = read_flat(value, _JOINED_STRINGS, _JOINED_STAMPS)
-    if f is None:  # any other form protojson reads, or refuses
-        j = parse(value, events_pb2.QueueJoined())
-        return _session(ChangeKind.JOINED, j, j.joined_at)
-    session_id, event_id, user_id = f["session_id"], f["event_id"], f["user_id"]
-    checked_session(session_id, event_id)
-    checked_id("user_id", user_id)
-    return Change(ChangeKind.JOINED, event_id, session_id, user_id, f["joined_at"])
+    j = parse(value, events_pb2.QueueJoined())
+    return _session(ChangeKind.JOINED, j, j.joined_at)
 
 
 def _ready(value: bytes | None) -> Change:

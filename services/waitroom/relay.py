@@ -5,7 +5,6 @@ import logging
 from typing import Protocol
 
 from common.kafka import topics
-from common.kafka.flatjson import strings_json, timestamp_text_ms
 from common.kafka.messages import message_id, timestamp_ms, to_json
 from common.kafka.outbox import OutboxEntry
 from common.kafka.publisher import Record
@@ -81,31 +80,28 @@ class WaitroomOutbox:
 
 
 def _queue_joined(event_id: str, session_id: str, f: dict[str, str]) -> Record:
-    """events.v1.QueueJoined in protobuf JSON, printed without building the message (one
-    for every join: see common.kafka.flatjson)."""
-    at = timestamp_text_ms(int(f["at"]))
-    joined = {
-        "message_id": message_id(topics.QUEUE_JOINED, session_id),
-        "timestamp": at,
-        "session_id": session_id,
-        "user_id": f["user"],
-        "event_id": event_id,
-        "joined_at": at,
-    }
-    return Record(topics.QUEUE_JOINED, session_id, strings_json(joined))
+    at = int(f["at"])
+    joined = events_pb2.QueueJoined(
+        message_id=message_id(topics.QUEUE_JOINED, session_id),
+        timestamp=timestamp_ms(at),
+        session_id=session_id,
+        user_id=f["user"],
+        event_id=event_id,
+        joined_at=timestamp_ms(at),
+    )
+    return Record(topics.QUEUE_JOINED, session_id, to_json(joined))
 
 
 def _queue_left(event_id: str, session_id: str, f: dict[str, str]) -> Record:
-    """events.v1.QueueLeft in protobuf JSON, as _queue_joined prints its message."""
-    left = {
-        "message_id": message_id(topics.QUEUE_LEFT, session_id),
-        "timestamp": timestamp_text_ms(int(f["at"])),
-        "session_id": session_id,
-        "user_id": f["user"],
-        "event_id": event_id,
-        "reason": f.get("reason", "left"),
-    }
-    return Record(topics.QUEUE_LEFT, session_id, strings_json(left))
+    left = events_pb2.QueueLeft(
+        message_id=message_id(topics.QUEUE_LEFT, session_id),
+        timestamp=timestamp_ms(int(f["at"])),
+        session_id=session_id,
+        user_id=f["user"],
+        event_id=event_id,
+        reason=f.get("reason", "left"),
+    )
+    return Record(topics.QUEUE_LEFT, session_id, to_json(left))
 
 
 def _event_updated(event_id: str, f: dict[str, str]) -> Record:

@@ -1,6 +1,5 @@
 """Kafka payloads as protobuf JSON, with stable message ids and timestamps."""
 
-import hashlib
 import uuid
 
 from google.protobuf.message import Message
@@ -9,20 +8,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from common.kafka import protojson
 
 _NAMESPACE = uuid.UUID("8f2b1c9e-5d0a-4f7e-9b61-0c3d2a4e5f60")
-_NAMESPACE_BYTES = _NAMESPACE.bytes
 
 
 def message_id(kind: str, *parts: str) -> str:
-    """A deterministic id, so a message relayed twice is recognisably the same one.
-
-    uuid.uuid5(_NAMESPACE, "kind/part/..."), computed without a UUID object (a relay makes
-    one for every join)."""
-    name = "/".join((kind, *parts)).encode()
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name).digest()[:16])
-    digest[6] = digest[6] & 0x0F | 0x50  # version 5
-    digest[8] = digest[8] & 0x3F | 0x80  # the RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """A deterministic id, so a message relayed twice is recognisably the same one."""
+    return str(uuid.uuid5(_NAMESPACE, "/".join((kind, *parts))))
 
 
 def timestamp_ms(ms: int) -> Timestamp:

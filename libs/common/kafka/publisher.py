@@ -2,11 +2,11 @@
 
 import asyncio
 import logging
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
 from common.process.resource import Resource
 from common.process.settings import CommonSettings
@@ -14,7 +14,6 @@ from common.process.settings import CommonSettings
 logger = logging.getLogger(__name__)
 # A call's records for one partition go as packed batches from this many on, else by `send`.
 PACK_FROM = 16
-_M = 0x5BD1E995  # murmur2's mixing constant
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +45,7 @@ class Publisher(Resource):
         self._client_id = client_id
         self._producer: AIOKafkaProducer | None = None
         self._partitions: dict[str, list[int]] = {}
+        self._partitioner = DefaultPartitioner()
         # concurrent publishes (a consumer dead-lettering several records) share one producer
         self._lock = asyncio.Lock()
 
@@ -141,7 +141,8 @@ class Publisher(Resource):
         partitions = self._partitions.get(topic)
         if partitions is None:
             partitions = self._partitions[topic] = sorted(await producer.partitions_for(topic))
-        return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+        partition: int = self._partitioner(key, partitions, partitions)
+        return partition
 
     async def stop(self) -> None:
         """Closes the producer; returns at once when there is none (stopped, or never used)."""
@@ -158,26 +159,6 @@ class Publisher(Resource):
             await asyncio.wait_for(producer.stop(), self._timeout)
         except (Exception, TimeoutError) as error:
             logger.warning("kafka producer did not stop cleanly: %r", error)
-
-
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 hash of a key (the default partitioner's, aiokafka.partitioner.murmur2),
-    the same number in about half the time: a relay hashes every record's key."""
-    h = 0x9747B28C ^ len(data)
-    words = len(data) // 4
-    for k in struct.unpack_from(f"<{words}I", data):
-        k = (k * _M) & 0xFFFFFFFF
-        k = ((k ^ (k >> 24)) * _M) & 0xFFFFFFFF
-        h = ((h * _M) & 0xFFFFFFFF) ^ k
-    tail = data[words * 4 :]
-    if len(tail) >= 3:
-        h ^= tail[2] << 16
-    if len(tail) >= 2:
-        h ^= tail[1] << 8
-    if tail:
-        h = ((h ^ tail[0]) * _M) & 0xFFFFFFFF
-    h = ((h ^ (h >> 13)) * _M) & 0xFFFFFFFF
-    return h ^ (h >> 15)
 
 
 def publisher_for(settings: CommonSettings, client_id: str) -> Publisher:
