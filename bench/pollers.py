@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 
 from bench.servers import Served
-from bench.waiting_line import QUEUED, Line, counted, idle_rate, place_ok
+from bench.waiting_line import QUEUED, Line, Meters, counted, idle_rate, place_ok
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 
@@ -96,10 +96,10 @@ async def poll(
 
 
 async def one_size(
-    room: Served, redis_url: str, people: list[tuple[int, str]], seconds: float
+    room: Served, meters: Meters, people: list[tuple[int, str]], seconds: float
 ) -> dict[str, Any]:
-    idle = await idle_rate(redis_url, IDLE_SECONDS)
-    async with counted(redis_url) as during:
+    idle = await idle_rate(meters, IDLE_SECONDS)
+    async with counted(meters) as during:
         polls = await poll_all(room.target, people, seconds)
     if polls.wrong or polls.ok != polls.asked:
         raise AssertionError(f"pollers {len(people)}: {polls.figures()}; {polls.wrong[:3]}")
@@ -108,9 +108,12 @@ async def one_size(
         "people": len(people),
         "asked_polls_per_s": round(len(people) / PERIOD, 1),
         "polls_per_s": round(polls.asked / rate.seconds, 1),
-        "redis_calls_per_s": round(rate.per_second, 1),
-        "redis_idle_per_s": round(idle.per_second, 1),
-        "redis_net_per_s": round(max(rate.per_second - idle.per_second, 0.0), 1),
+        "redis_calls_per_s": round(rate.per_second(), 1),
+        "redis_idle_per_s": round(idle.per_second(), 1),
+        "redis_net_per_s": round(max(rate.per_second() - idle.per_second(), 0.0), 1),
+        "redis_commands_per_s": round(rate.per_second(commands=True), 1),
+        "redis_by_command": dict(rate.by_command.most_common()),
+        "kafka_records_taken_off": rate.consumed,
         "kept_up": polls.figures()["late_p99_s"] <= LATE_S,
         **polls.figures(),
         "seconds": round(rate.seconds, 1),
@@ -118,10 +121,10 @@ async def one_size(
 
 
 def measure(
-    room: Served, redis_url: str, line: Line, sizes: list[int], seconds: float
+    room: Served, meters: Meters, line: Line, sizes: list[int], seconds: float
 ) -> dict[str, Any]:
-    """Every size for the same `seconds`; the ratio of the largest size's calls to the smallest's."""
-    rows = [asyncio.run(one_size(room, redis_url, line.spread(n), seconds)) for n in sizes]
+    """Every size for the same `seconds`; the growth: largest size's calls / smallest's."""
+    rows = [asyncio.run(one_size(room, meters, line.spread(n), seconds)) for n in sizes]
     first, last = rows[0], rows[-1]
     return {
         "period_s": PERIOD,

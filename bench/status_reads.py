@@ -17,7 +17,7 @@ import grpc
 
 from bench import cpu, ghz
 from bench.servers import Served
-from bench.waiting_line import QUEUED, Line, counted, idle_rate, place_ok
+from bench.waiting_line import QUEUED, Line, Meters, counted, idle_rate, per_read, place_ok
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
 
@@ -61,23 +61,17 @@ async def check_places(target: str, sample: list[tuple[int, str]]) -> int:
 
 
 async def redis_per_read(
-    room: Served, redis_url: str, load: ghz.Load, data_file: Path
+    room: Served, meters: Meters, load: ghz.Load, data_file: Path
 ) -> dict[str, Any]:
     """The waitroom under ghz, with the Redis calls counted and the idle rate taken off."""
-    idle = await idle_rate(redis_url, IDLE_SECONDS)
-    async with counted(redis_url) as during:
+    idle = await idle_rate(meters, IDLE_SECONDS)
+    async with counted(meters) as during:
         result = await asyncio.to_thread(metered, room, load, data_file)
-    calls = during[0].calls - idle.per_second * during[0].seconds
-    return {
-        **result,
-        "redis_calls": during[0].calls,
-        "redis_idle_per_s": round(idle.per_second, 1),
-        "redis_calls_per_read": round(max(calls, 0.0) / load.requests, 4),
-    }
+    return {**result, **per_read(during[0], idle, load.requests)}
 
 
 def measure(
-    bare: Served, room: Served, redis_url: str, line: Line, sessions: int, requests: int
+    bare: Served, room: Served, meters: Meters, line: Line, sessions: int, requests: int
 ) -> dict[str, Any]:
     """Bare server, then the waitroom, the same ghz load over `sessions` distinct people."""
     spread = line.spread(sessions)
@@ -89,7 +83,7 @@ def measure(
     try:
         checked = asyncio.run(check_places(room.target, sample))
         base = metered(bare, load, data_file)
-        real = asyncio.run(redis_per_read(room, redis_url, load, data_file))
+        real = asyncio.run(redis_per_read(room, meters, load, data_file))
         checked += asyncio.run(check_places(room.target, sample))
     finally:
         data_file.unlink()

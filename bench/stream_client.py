@@ -25,7 +25,7 @@ OPTIONS = (("grpc.use_local_subchannel_pool", 1),)
 
 def raise_open_files() -> int:
     """The soft limit of open files up to the hard one (the server inherits it too)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
 
@@ -79,21 +79,20 @@ class Streams:
         self._channels: list[grpc.aio.Channel] = []
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def open(self, timeout: float = 300) -> float:
+    async def open(self, within_s: float = 300) -> float:
         """Opens every stream, WAVE at a time; returns the seconds until each had its first."""
         started = time.monotonic()
         count = len(self.sessions)
-        for start in range(0, count, PER_CHANNEL):
-            channel = grpc.aio.insecure_channel(self.target, options=OPTIONS)
-            self._channels.append(channel)
+        self._channels = [
+            grpc.aio.insecure_channel(self.target, options=OPTIONS)
+            for _ in range(0, count, PER_CHANNEL)
+        ]
         for start in range(0, count, WAVE):
-            for i in range(start, min(start + WAVE, count)):
+            end = min(start + WAVE, count)
+            for i in range(start, end):
                 stub = pb_grpc.WaitroomServiceStub(self._channels[i // PER_CHANNEL])
                 self._tasks.append(asyncio.create_task(self._watch(stub, i)))
-            await self.until(
-                lambda: self.tally.firsts + len(self.tally.errors) >= min(start + WAVE, count),
-                timeout,
-            )
+            await self.until(lambda end=end: self.tally.firsts >= end, within_s)
         return time.monotonic() - started
 
     async def _watch(self, stub: pb_grpc.WaitroomServiceStub, i: int) -> None:
@@ -107,25 +106,23 @@ class Streams:
         except grpc.aio.AioRpcError as error:
             self.tally.errors.append(f"{i}: {error.code().name} {error.details()}")
 
-    async def until(self, done: Callable[[], bool], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+    async def until(self, done: Callable[[], bool], within_s: float) -> None:
+        """Waits until done(); raises when a stream failed or after `within_s`."""
+        tally, deadline = self.tally, time.monotonic() + within_s
         while not done():
-            if self.tally.errors:
-                raise AssertionError(
-                    f"streams: {len(self.tally.errors)} failed: {self.tally.errors[:3]}"
-                )
+            if tally.errors:
+                raise AssertionError(f"streams: {len(tally.errors)} failed: {tally.errors[:3]}")
             if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"streams: not done within {timeout} s ({self.tally.firsts} firsts, {self.tally.finals} finals)"
-                )
+                counts = f"{tally.firsts} firsts, {tally.finals} finals of {tally.size}"
+                raise AssertionError(f"streams: not done within {within_s} s ({counts})")
             await asyncio.sleep(0.05)
 
-    async def settled(self, quiet: float, timeout: float) -> float:
+    async def settled(self, quiet: float, within_s: float) -> float:
         """Waits until no status or position changed for `quiet` seconds."""
-        deadline, last = time.monotonic() + timeout, (self.tally.changes, time.monotonic())
+        deadline, last = time.monotonic() + within_s, (self.tally.changes, time.monotonic())
         while time.monotonic() - last[1] < quiet:
             if time.monotonic() > deadline:
-                raise AssertionError(f"streams: still busy after {timeout} s")
+                raise AssertionError(f"streams: still busy after {within_s} s")
             await asyncio.sleep(0.1)
             if self.tally.changes != last[0]:
                 last = (self.tally.changes, time.monotonic())

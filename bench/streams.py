@@ -19,7 +19,7 @@ import psutil
 
 from bench import cpu, events, servers
 from bench.servers import Served
-from bench.stream_client import ADMITTED, Streams
+from bench.stream_client import Streams
 from bench.waiting_line import Line
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
@@ -78,9 +78,8 @@ async def bare(server: Served, count: int, steady_s: float) -> dict[str, Any]:
 def accounted(streams: Streams) -> dict[str, Any]:
     tally = streams.tally
     if tally.errors or tally.firsts != tally.size or tally.finals != tally.size:
-        raise AssertionError(
-            f"streams: {tally.firsts} firsts, {tally.finals} finals of {tally.size}, {tally.errors[:3]}"
-        )
+        counts = f"{tally.firsts} firsts, {tally.finals} finals of {tally.size}"
+        raise AssertionError(f"streams: {counts}, {tally.errors[:3]}")
     return {"firsts": tally.firsts, "finals": tally.finals, "messages": tally.messages}
 
 

@@ -8,12 +8,16 @@ bench's event as of any other; events.tidy removes their keys afterwards).
 
 import asyncio
 import contextlib
+import re
 import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 import grpc
 from redis.asyncio import Redis
@@ -63,42 +67,110 @@ def waitroom(spec: servers.Spec, redis_url: str, processor: bool = False) -> ser
     return replace(spec, env=env)
 
 
-async def redis_calls(redis_url: str) -> int:
-    """Calls of every command Redis has served so far (evalsha among them), but INFO's."""
+SCRIPT_CALLS = {"evalsha", "eval", "evalsha_ro", "eval_ro", "fcall", "fcall_ro"}
+FINISH_COMMANDS = 3
+CONSUMED = re.compile(r"waitroom_(consumed|consume_retries|dead_lettered)_total\{")
+LUA = re.compile(r"redis\.p?call\(\s*['\"]([A-Za-z]+)['\"]")
+
+
+def script_commands() -> set[str]:
+    """Commands some service's script runs: INFO counts those too, inside each script call."""
+    return {
+        name.lower()
+        for path in (servers.ROOT / "services").glob("*/lua/*.lua")
+        for name in LUA.findall(path.read_text())
+    }
+
+
+async def command_calls(redis_url: str) -> Counter[str]:
+    """Calls of every command Redis has served so far (INFO commandstats), but INFO's."""
     redis = Redis.from_url(redis_url, decode_responses=True)
     try:
         stats = await redis.info("commandstats")
     finally:
         await redis.aclose()
-    return sum(
-        int(figures["calls"])
-        for name, figures in stats.items()
-        if name.removeprefix("cmdstat_") not in OWN_COMMANDS
+    calls = Counter({name.removeprefix("cmdstat_"): int(f["calls"]) for name, f in stats.items()})
+    for own in OWN_COMMANDS:
+        calls.pop(own, None)
+    return calls
+
+
+@dataclass(frozen=True, slots=True)
+class Meters:
+    """Where the bench reads the waitroom's Redis work: its Redis, and its metrics page."""
+
+    redis_url: str
+    metrics_port: int
+
+
+async def records_consumed(metrics_port: int) -> int:
+    """Kafka records the waitroom's consumer took (its waitroom_consumed_total and the rest)."""
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    text = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read().decode())
+    return round(
+        sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if CONSUMED.match(line))
     )
 
 
 @dataclass(frozen=True, slots=True)
 class Rate:
-    calls: int
+    """Commands counted over a window: every one, and the calls sent (the round trips).
+
+    The waitroom's consumer reads every CHECKOUT_* record on the shared broker, other tests'
+    too, and makes one script call (finish.lua: SET, HGET, ZREM) for each: those are taken
+    off, by the count of records it consumed meanwhile.
+    """
+
+    by_command: Counter[str]
     seconds: float
+    consumed: int = 0
 
     @property
-    def per_second(self) -> float:
-        return self.calls / self.seconds if self.seconds else 0.0
+    def commands(self) -> int:
+        """Every command, those scripts ran included."""
+        return sum(self.by_command.values()) - FINISH_COMMANDS * self.consumed
+
+    @property
+    def calls(self) -> int:
+        """What clients sent: script calls, and commands no script runs."""
+        inside = script_commands() - SCRIPT_CALLS
+        sent = sum(n for name, n in self.by_command.items() if name not in inside)
+        return sent - self.consumed
+
+    def per_second(self, commands: bool = False) -> float:
+        count = self.commands if commands else self.calls
+        return count / self.seconds if self.seconds else 0.0
 
 
 @contextlib.asynccontextmanager
-async def counted(redis_url: str) -> AsyncIterator[list[Rate]]:
-    """The Redis calls made meanwhile; the list gets one Rate when the block ends."""
+async def counted(meters: Meters) -> AsyncIterator[list[Rate]]:
+    """The Redis commands served meanwhile; the list gets one Rate when the block ends."""
     out: list[Rate] = []
-    before, started = await redis_calls(redis_url), time.monotonic()
+    consumed = await records_consumed(meters.metrics_port)
+    before, started = await command_calls(meters.redis_url), time.monotonic()
     yield out
-    out.append(Rate(await redis_calls(redis_url) - before, time.monotonic() - started))
+    after, seconds = await command_calls(meters.redis_url), time.monotonic() - started
+    consumed = await records_consumed(meters.metrics_port) - consumed
+    out.append(Rate(after - before, seconds, consumed))
 
 
-async def idle_rate(redis_url: str, seconds: float) -> Rate:
+def per_read(during: Rate, idle: Rate, reads: int) -> dict[str, Any]:
+    """Calls and commands per read, the idle rate over the same time taken off."""
+    calls = during.calls - idle.per_second() * during.seconds
+    commands = during.commands - idle.per_second(commands=True) * during.seconds
+    return {
+        "redis_calls_per_read": round(max(calls, 0.0) / reads, 4),
+        "redis_commands_per_read": round(max(commands, 0.0) / reads, 4),
+        "redis_idle_calls_per_s": round(idle.per_second(), 1),
+        "redis_idle_commands_per_s": round(idle.per_second(commands=True), 1),
+        "redis_by_command": dict(during.by_command.most_common()),
+        "kafka_records_taken_off": during.consumed,
+    }
+
+
+async def idle_rate(meters: Meters, seconds: float) -> Rate:
     """What the waitroom calls on its own (processor, relay, pulses, health) with no load."""
-    async with counted(redis_url) as rate:
+    async with counted(meters) as rate:
         await asyncio.sleep(seconds)
     return rate[0]
 
