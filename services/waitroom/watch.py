@@ -115,7 +115,7 @@ class WatchHub:
 
     async def _next(self, watcher: Watcher) -> QueueUpdate:
         while True:
-            await watcher.wake.wait()
+            await watcher.wait()
             if watcher.closing:
                 raise ShuttingDownError("this server is shutting down; reconnect to another")
             if watcher.error is not None:
@@ -136,7 +136,7 @@ class WatchHub:
         if worth_sending(watcher, status, now):
             watcher.latest = status
             watcher.done = is_final(status)
-            watcher.wake.set()
+            watcher.wake()
 
     def _close(self, watcher: Watcher) -> None:
         line = self._lines.get(watcher.event_id, set())
@@ -211,7 +211,7 @@ class WatchHub:
         for w, result in zip(watchers, results, strict=True):
             if isinstance(result, NotFoundError):
                 w.error = result
-                w.wake.set()
+                w.wake()
             elif isinstance(result, BaseException):
                 logger.warning("could not read %s: %r", w.session_id, result)
                 w.stale = True
@@ -243,7 +243,7 @@ class WatchHub:
         for line in self._lines.values():
             for watcher in line:
                 watcher.closing = True
-                watcher.wake.set()
+                watcher.wake()
 
     def stop(self) -> None:
         self._stopping.set()

@@ -9,7 +9,7 @@ later joins moved them).
 
 import asyncio
 from bisect import bisect_left
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from waitroom.estimates import moved_enough
 from waitroom.models import EventState, Pulse, SessionRecord, Status
@@ -31,7 +31,11 @@ def is_final(status: QueueStatus) -> bool:
 
 @dataclass(slots=True, eq=False)
 class Watcher:
-    """One open stream: the last record, kept up with the pulses, and what to send next."""
+    """One open stream: the last record, kept up with the pulses, and what to send next.
+
+    A hub may hold a hundred thousand of these in one process: one object, its record and the
+    status last sent, and a bare future only while the stream waits (no asyncio.Event, whose
+    deque of waiters and wait() coroutine cost more than the rest of the watcher)."""
 
     session_id: str
     event_id: str
@@ -46,12 +50,29 @@ class Watcher:
     latest: QueueStatus | None = None  # to be sent
     sent: QueueStatus | None = None
     due: float = 0.0  # loop time by which the next message must go
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    woken: bool = False  # something to look at since the stream last took
+    waiter: asyncio.Future[None] | None = None  # while the stream waits
+
+    def wake(self) -> None:
+        """The stream has something to look at (a status, an error, the server closing)."""
+        self.woken = True
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def wait(self) -> asyncio.Future[None]:
+        """A future done once woken (at once when it already was): no coroutine of its own."""
+        waiter = asyncio.get_running_loop().create_future()
+        if self.woken:
+            waiter.set_result(None)
+        else:
+            self.waiter = waiter
+        return waiter
 
     def take(self) -> QueueStatus | None:
         """The status to send now, or None when nothing is waiting."""
         latest, self.latest = self.latest, None
-        self.wake.clear()
+        self.woken = False
         if latest is not None:
             self.sent = latest
         return latest
