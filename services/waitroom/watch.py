@@ -75,10 +75,11 @@ class WatchHub:
         watcher = await self._open(session_id)
         try:
             while True:
-                update = await self._next(watcher)
-                yield update
-                if update.final:
-                    return
+                await watcher.wait()  # the generator's own frame waits: no coroutine per stream
+                if (update := self._next(watcher)) is not None:
+                    yield update
+                    if update.final:
+                        return
         finally:
             self._close(watcher)
 
@@ -113,16 +114,15 @@ class WatchHub:
         self._offer(watcher, self._queue.describe(session_id, event_id, record), now)
         return watcher
 
-    async def _next(self, watcher: Watcher) -> QueueUpdate:
-        while True:
-            await watcher.wait()
-            if watcher.closing:
-                raise ShuttingDownError("this server is shutting down; reconnect to another")
-            if watcher.error is not None:
-                raise watcher.error
-            status = watcher.take()
-            if status is not None:
-                break
+    def _next(self, watcher: Watcher) -> QueueUpdate | None:
+        """The message a woken stream sends, or None when nothing is to be sent yet."""
+        if watcher.closing:
+            raise ShuttingDownError("this server is shutting down; reconnect to another")
+        if watcher.error is not None:
+            raise watcher.error
+        status = watcher.take()
+        if status is None:
+            return None
         if is_final(status):
             return QueueUpdate(status, 0, True)
         wait, config = status.estimated_wait_seconds, self._config
