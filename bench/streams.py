@@ -83,17 +83,6 @@ def accounted(streams: Streams) -> dict[str, Any]:
     return {"firsts": tally.firsts, "finals": tally.finals, "messages": tally.messages}
 
 
-async def room_taken(admin: pb_grpc.AdminServiceStub, event_id: str, count: int) -> None:
-    """Waits until the processor has admitted `count` (the first one, when it starts)."""
-    request = pb.GetEventRequest(event_id=event_id)
-    for _ in range(300):
-        event = await admin.GetEvent(request, metadata=events.ADMIN, timeout=10)
-        if event.processing_count >= count:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"streams: the processor admitted no one in {event_id}")
-
-
 async def admission(
     admin: pb_grpc.AdminServiceStub, streams: Streams, event_id: str, pid: int, count: int
 ) -> dict[str, Any]:
@@ -123,11 +112,10 @@ async def admission(
 
 
 async def waitroom(server: Served, line: Line, steady_s: float, admit: int) -> dict[str, Any]:
-    """Everyone in line but the first (the processor admits them when it starts) watches."""
+    """Everyone in line watches (the one checkout place is taken: nobody is admitted yet)."""
     async with grpc.aio.insecure_channel(server.target) as channel:
         admin = pb_grpc.AdminServiceStub(channel)
-        await room_taken(admin, line.event_id, 1)
-        streams, figures = await hold(server, line.sessions[1:], steady_s)
+        streams, figures = await hold(server, line.sessions, steady_s)
         try:
             step = await admission(admin, streams, line.event_id, server.pid, admit)
             close = pb.UpdateEventRequest(event_id=line.event_id, action=pb.EVENT_ACTION_CLOSE)

@@ -189,11 +189,13 @@ class Line:
 
 
 async def join_line(target: str, made: list[str], event_id: str, people: int) -> Line:
-    """An event that admits nobody while the processor is off, and `people` joined in it."""
+    """An event whose one checkout place someone took first, and `people` waiting behind."""
     channels = [grpc.aio.insecure_channel(target) for _ in range(JOIN_CHANNELS)]
     try:
         admin = events.Events(channels[0], made)
         await admin.create(event_id, room=1, batch=1, tickets=10 * people)
+        await admin.join(event_id, ["front"])
+        await room_taken(pb_grpc.AdminServiceStub(channels[0]), event_id)
         stubs = [pb_grpc.WaitroomServiceStub(c) for c in channels]
         by_position: list[str] = [""] * people
         limit = asyncio.Semaphore(JOINS_IN_FLIGHT)
@@ -213,6 +215,18 @@ async def join_line(target: str, made: list[str], event_id: str, people: int) ->
     if not all(by_position) or len(set(by_position)) != people:
         raise AssertionError("join: the line has gaps or repeats")
     return Line(event_id, by_position)
+
+
+async def room_taken(admin: pb_grpc.AdminServiceStub, event_id: str) -> None:
+    """Waits until the processor has admitted the first person: nobody else is, afterwards
+    (and their admission's rate has long faded when the streams open)."""
+    request = pb.GetEventRequest(event_id=event_id)
+    for _ in range(300):
+        event = await admin.GetEvent(request, metadata=events.ADMIN, timeout=10)
+        if event.processing_count >= 1:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the processor admitted no one in {event_id}")
 
 
 def place_ok(place: int, position: int) -> bool:

@@ -37,6 +37,8 @@ def polls(p: Result) -> list[str]:
 
 
 def held(s: Result) -> list[str]:
+    if "failed" in s:
+        return [f"| open streams | FAILED: {s['failed'][:200]} | | | |"]
     w, b, a = s["waitroom"], s["bare"], s["waitroom"]["admission"]
     return [
         f"| memory per open stream ({w['streams']:,} streams, one process) "

@@ -10,10 +10,24 @@ later joins moved them).
 import asyncio
 from bisect import bisect_left
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from waitroom.estimates import moved_enough
 from waitroom.models import EventState, Pulse, SessionRecord, Status
 from waitroom.service import QueueStatus
+
+
+class PulseStore(Protocol):
+    async def pulse(self, event_id: str, after_left_seq: int, now_ms: int) -> Pulse | None: ...
+    async def touch(self, event_id: str, tokens: list[str], now_ms: int) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WatchConfig:
+    interval: float  # QUEUE_PROCESS_INTERVAL: the pulse comes twice per interval
+    max_silence: float  # a stream hears at least this often: keepalive through idle proxies
+    presence_every: float  # how often an open stream's presence is written
+    streams_per_session: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +135,24 @@ def needs_read(watcher: Watcher, pulse: Pulse, leaves: Leaves, now_ms: int) -> b
         or (not leaves.complete and record.left_seq < pulse.left_seq)
         or watcher.read_at_ms < pulse.opens_at_ms <= now_ms
     )
+
+
+def unchanged(pulse: Pulse | None, last: tuple[Pulse, int] | None) -> bool:
+    """Whether nothing moved since the last full beat (`last`: its pulse and time): no place,
+    leave, admission, state or rate, and the event had opened by then (a wait that counts
+    down to the opening changes with the clock alone)."""
+    if pulse is None or last is None or pulse.leaves:
+        return False
+    before, at_ms = last
+    return pulse == before and pulse.opens_at_ms <= at_ms
+
+
+def keep_alive(watchers: list[Watcher], now: float) -> None:
+    """Nothing moved: the streams whose next message is due hear what they were last sent."""
+    for w in watchers:
+        if w.sent is not None and w.latest is None and now >= w.due:
+            w.latest = w.sent
+            w.wake()
 
 
 def newer_than(record: SessionRecord, pulse: Pulse) -> bool:
