@@ -18,6 +18,9 @@ from waitroom.service import QueueService, QueueStatus
 from waitroom.watch import POKE_LINGER, WATCH_HINT
 
 logger = logging.getLogger(__name__)
+# Polls whose presence is held in memory at most: past it they are written at once, so a
+# crowd that polls often never holds much memory.
+PRESENCE_HELD = 50_000
 
 
 class LineStore(Protocol):
@@ -25,7 +28,7 @@ class LineStore(Protocol):
         self, event_id: str, after_left_seq: int, exact: int, counts: bool, now_ms: int
     ) -> LinePulse | None: ...
 
-    async def seen(self, event_id: str, tokens: list[str], now_ms: int) -> list[str]: ...
+    async def seen(self, event_id: str, polls: dict[str, int]) -> list[str]: ...
 
 
 class Opener(Protocol):
@@ -55,7 +58,8 @@ class Lines:
         self._queue, self._store, self._seal, self._config = queue, store, seal, config
         self._now, self._counted = clock_ms, counted
         self._views: dict[str, LineView] = {}
-        self._presence: dict[str, dict[str, None]] = {}  # event -> tokens polled lately
+        self._presence: dict[str, dict[str, int]] = {}  # event -> token -> its last poll (s)
+        self._held = 0  # polls in _presence
         self._poked: set[str] = set()
         self._wake, self._stopping = asyncio.Event(), asyncio.Event()
 
@@ -67,7 +71,10 @@ class Lines:
             event_id, record = await self._queue.read(session_id, touch=True)
             self._counted("redis")
         else:
-            self._presence.setdefault(event_id, {})[token] = None
+            self._presence.setdefault(event_id, {})[token] = self._now() // 1000
+            self._held += 1
+            if self._held == PRESENCE_HELD:
+                self._wake.set()
             self._counted("memory")
         return self._queue.describe(session_id, event_id, record)
 
@@ -114,7 +121,7 @@ class Lines:
                 await asyncio.sleep(POKE_LINGER)  # hints that follow close on go together
                 events, self._poked = self._poked & set(self._views), set()
             await asyncio.gather(*(self._pulse(e) for e in events))
-            if loop.time() >= next_presence:
+            if loop.time() >= next_presence or self._held >= PRESENCE_HELD:
                 next_presence = loop.time() + self._config.presence_every
                 await self._write_presence()
         await self._write_presence()
@@ -151,13 +158,13 @@ class Lines:
                 view.forget_left(now_ms - int(self._config.left_for * 1000))
 
     async def _write_presence(self) -> None:
-        presence, self._presence = self._presence, {}
-        for event_id, tokens in presence.items():
+        presence, self._presence, self._held = self._presence, {}, 0
+        for event_id, polls in presence.items():
             try:
-                gone = await self._store.seen(event_id, list(tokens), self._now())
+                gone = await self._store.seen(event_id, polls)
             except Exception as error:  # written at the next round instead
                 logger.warning("could not write presence of %s: %r", event_id, error)
-                self._presence.setdefault(event_id, {}).update(tokens)
+                self._presence.setdefault(event_id, {}).update(polls)
                 continue
             view = self._views.get(event_id)
             if view is not None:

@@ -3,13 +3,13 @@
 -- already (no poll within QUEUE_SESSION_TTL) stays given up; a session no longer waiting is
 -- left as it is. Both are returned, so the process reads them from Redis from then on.
 -- KEYS[1] the event's key prefix (its line's keys)
--- ARGV[1] now_s, ARGV[2] session_ttl_s, ARGV[3..] tokens
+-- ARGV[1] session_ttl_s, ARGV[2..] token, the second of its last poll, token, second, ...
 -- Returns the tokens that are not waiting (any more).
 local prefix = event_prefix(KEYS[1])
-local now_s, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ttl = tonumber(ARGV[1])
 local gone = {}
-for i = 3, #ARGV do
-  local token = ARGV[i]
+for i = 2, #ARGV, 2 do
+  local token, now_s = ARGV[i], tonumber(ARGV[i + 1])
   local wait = prefix .. 'wait:' .. token_bucket(token)
   local value = redis.call('HGET', wait, token)
   if not value then
