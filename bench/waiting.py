@@ -115,7 +115,7 @@ async def relayed(url: str, event_id: str, within_s: float = 180) -> None:
             await asyncio.sleep(0.5)
     finally:
         await redis.aclose()
-    if not await kafka_io.caught_up(KAFKA, "stats", within_s, read=STATS_TOPICS):
+    if not await kafka_io.caught_up(KAFKA, "stats", 60, read=STATS_TOPICS):
         print("[bench] stats is still behind the line's joins; measuring anyway", flush=True)
 
 
