@@ -90,7 +90,7 @@ async def admission(
     tally = streams.tally
     messages, cpu_before, asked = tally.messages, cpu.tree_seconds(pid), time.time()
     change = pb.UpdateEventRequest(event_id=event_id, max_concurrent=1 + count, batch_size=count)
-    await admin.UpdateEvent(change, metadata=events.ADMIN, timeout=10)
+    await admin.UpdateEvent(change, metadata=events.ADMIN, timeout=60)
     await streams.until(lambda: tally.tokens >= count, 60)
     await streams.settled(QUIET_S, 120)
     cpu_s, sent = cpu.tree_seconds(pid) - cpu_before, tally.messages - messages
@@ -119,7 +119,8 @@ async def waitroom(server: Served, line: Line, steady_s: float, admit: int) -> d
         try:
             step = await admission(admin, streams, line.event_id, server.pid, admit)
             close = pb.UpdateEventRequest(event_id=line.event_id, action=pb.EVENT_ACTION_CLOSE)
-            await admin.UpdateEvent(close, metadata=events.ADMIN, timeout=10)
+            # a serving process busy with the admission's updates answers late: a long deadline
+            await admin.UpdateEvent(close, metadata=events.ADMIN, timeout=120)
             await streams.until(lambda: streams.tally.finals == streams.tally.size, 300)
             return {**figures, "admission": step, **accounted(streams)}
         finally:

@@ -67,12 +67,14 @@ class Waiting:
         raise_open_files()
         with own_redis() as url:
             reads, polls, line = self.polled(url)
+            partial = {"shape": asdict(self.shape), "status_reads": reads, "pollers": polls}
+            (RESULTS / f"waiting-{self.run}-partial.json").write_text(json.dumps(partial, indent=2))
             with self.clock.phase(f"{len(line.sessions)} open streams"):
                 try:
                     watched = self.streams(url, line)
-                except AssertionError as error:  # the reads' and pollers' figures still stand
+                except Exception as error:  # the reads' and pollers' figures still stand
                     print(f"[bench] open streams FAILED: {error}", flush=True)
-                    watched = {"streams": {"failed": str(error)}}
+                    watched = {"streams": {"failed": repr(error)}}
         return {"shape": asdict(self.shape), "status_reads": reads, "pollers": polls, **watched}
 
     def polled(self, url: str) -> tuple[Result, Result, Line]:
@@ -139,6 +141,7 @@ def main(argv: list[str]) -> int:
         result["seconds"] = round(time.monotonic() - started)
         path = RESULTS / f"waiting-{stamp}.json"
         path.write_text(json.dumps(result, indent=2) + "\n")
+        (RESULTS / f"waiting-{run}-partial.json").unlink(missing_ok=True)
         print("\n" + table(result) + f"\n\nresults: {path}", flush=True)
     finally:
         asyncio.run(tidied(bench.made))
