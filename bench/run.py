@@ -23,10 +23,12 @@ from bench import (
     load,
     report,
     servers,
+    waiting,
 )
 from bench.events import KAFKA, REDIS
 from bench.memory import per_person
 from bench.phases import Phases
+from bench.waiting_report import table as waiting_table
 
 BARE_PORT, FLOOR_PORT, WAITROOM_PORT, METRICS_PORT = 50061, 50062, 50071, 9171
 Result = dict[str, Any]
@@ -158,6 +160,10 @@ class Bench:
         try:
             data, one = self.one_process()
             measured = self.every_core(data)
+            shape = waiting.QUICK if self.plan == QUICK else waiting.FULL
+            measured["waiting"] = waiting.Waiting(
+                shape, self.processes, self.run, self.made, self.clock
+            ).measure()
         except BaseException:
             asyncio.run(memory_and_tidy(0, self.made, grace_s=30))
             raise
@@ -222,6 +228,7 @@ def main() -> int:
     title = f"{result['command']}, {stamp}, {result['machine']['cpus']} cores"
     pngs = charts.draw(result["grpc"], title, path.with_suffix(""))
     print("\n" + report.table(result))
+    print("\n" + waiting_table(result["waiting"]))
     print(f"\nresults: {path.relative_to(report.ROOT)}, charts: {', '.join(p.name for p in pngs)}")
     print(f"took {result['seconds']} s")
     if not args.quick:  # on a redis-server of its own (6391), then the model from both runs

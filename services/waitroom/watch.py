@@ -1,10 +1,10 @@
 """WatchQueueStatus: a stream per person, kept up by one pulse per event and serving process.
 
-Twice per processing interval (and at once when a hint says an event changed) the hub reads
-each watched event's pulse, follows every watcher's place from it (watch_line.py), reads
-from Redis only those whose status may have changed, and wakes the streams with something
-worth sending or due. Presence goes in batches: an open stream keeps its person's place; a
-closed one starts the abandonment clock, as a last poll does."""
+Twice per processing interval (and at once on a hint) the hub reads each watched event's
+pulse, follows every watcher's place from it (watch_line.py; when nothing moved, only the
+streams due hear again), reads from Redis only those whose status may have changed, and
+wakes the streams with something worth sending or due. Presence goes in batches: an open
+stream keeps its person's place; a closed one starts the abandonment clock."""
 
 import asyncio
 import contextlib
@@ -12,8 +12,6 @@ import logging
 import math
 from collections import Counter
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
-from typing import Protocol
 
 from common.tokens.ids import parse_session_id
 from waitroom.estimates import STREAM_FLOOR_SECONDS, cadence
@@ -21,34 +19,25 @@ from waitroom.models import NotFoundError, Pulse, ShuttingDownError, Status, Too
 from waitroom.service import QueueService, QueueStatus
 from waitroom.watch_line import (
     Leaves,
+    PulseStore,
     QueueUpdate,
+    WatchConfig,
     Watcher,
     followed,
     is_final,
+    keep_alive,
     needs_read,
     newer_than,
+    unchanged,
     worth_sending,
 )
 
+__all__ = ["POKE_LINGER", "WATCH_HINT", "PulseStore", "WatchConfig", "WatchHub"]
 logger = logging.getLogger(__name__)
 WATCH_HINT = "watch"  # "watch <event_id>": the event's line changed; pulse it now
 # A hinted pulse waits this long for more hints, so a busy line (leaves every few ms) costs
 # a pulse every POKE_LINGER at most, not one per hint.
 POKE_LINGER = 0.02
-
-
-class PulseStore(Protocol):
-    async def pulse(self, event_id: str, after_left_seq: int, now_ms: int) -> Pulse | None: ...
-
-    async def touch(self, event_id: str, tokens: list[str], now_ms: int) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class WatchConfig:
-    interval: float  # QUEUE_PROCESS_INTERVAL: the pulse comes twice per interval
-    max_silence: float  # a stream hears at least this often: keepalive through idle proxies
-    presence_every: float  # how often an open stream's presence is written
-    streams_per_session: int
 
 
 class WatchHub:
@@ -67,6 +56,7 @@ class WatchHub:
         self._per_session: Counter[str] = Counter()
         self._closed: dict[str, list[str]] = {}  # tokens of ended streams: presence to write
         self._poked: set[str] = set()
+        self._pulses: dict[str, tuple[Pulse, int]] = {}  # each event's last full beat, its time
         self._wake, self._stopping = asyncio.Event(), asyncio.Event()
         self.closing = False
 
@@ -75,10 +65,11 @@ class WatchHub:
         watcher = await self._open(session_id)
         try:
             while True:
-                update = await self._next(watcher)
-                yield update
-                if update.final:
-                    return
+                await watcher.wait()  # the generator's own frame waits: no coroutine per stream
+                if (update := self._next(watcher)) is not None:
+                    yield update
+                    if update.final:
+                        return
         finally:
             self._close(watcher)
 
@@ -113,16 +104,15 @@ class WatchHub:
         self._offer(watcher, self._queue.describe(session_id, event_id, record), now)
         return watcher
 
-    async def _next(self, watcher: Watcher) -> QueueUpdate:
-        while True:
-            await watcher.wake.wait()
-            if watcher.closing:
-                raise ShuttingDownError("this server is shutting down; reconnect to another")
-            if watcher.error is not None:
-                raise watcher.error
-            status = watcher.take()
-            if status is not None:
-                break
+    def _next(self, watcher: Watcher) -> QueueUpdate | None:
+        """The message a woken stream sends, or None when nothing is to be sent yet."""
+        if watcher.closing:
+            raise ShuttingDownError("this server is shutting down; reconnect to another")
+        if watcher.error is not None:
+            raise watcher.error
+        status = watcher.take()
+        if status is None:
+            return None
         if is_final(status):
             return QueueUpdate(status, 0, True)
         wait, config = status.estimated_wait_seconds, self._config
@@ -136,13 +126,13 @@ class WatchHub:
         if worth_sending(watcher, status, now):
             watcher.latest = status
             watcher.done = is_final(status)
-            watcher.wake.set()
+            watcher.wake()
 
     def _close(self, watcher: Watcher) -> None:
         line = self._lines.get(watcher.event_id, set())
         line.discard(watcher)
         if not line:
-            self._lines.pop(watcher.event_id, None)
+            self._lines.pop(watcher.event_id, None), self._pulses.pop(watcher.event_id, None)
         self._release(watcher.session_id)
         self._streams_open(self.open_streams())
         if watcher.record.status is Status.QUEUED:  # the abandonment clock starts now
@@ -190,8 +180,13 @@ class WatchHub:
         except Exception as error:  # Redis away: the streams keep their last status
             logger.warning("no pulse of %s: %r", event_id, error)
             return
-        leaves = None if pulse is None else Leaves(pulse, after)
         now, now_ms, reads = asyncio.get_running_loop().time(), self._now(), []
+        if unchanged(pulse, self._pulses.get(event_id)):  # only the streams due hear again
+            keep_alive(watchers, now)
+            return await self._read([w for w in watchers if w.stale])
+        if pulse is not None:
+            self._pulses[event_id] = (pulse, now_ms)
+        leaves = None if pulse is None else Leaves(pulse, after)
         for w in watchers:
             if pulse is None or leaves is None or needs_read(w, pulse, leaves, now_ms):
                 reads.append(w)
@@ -211,7 +206,7 @@ class WatchHub:
         for w, result in zip(watchers, results, strict=True):
             if isinstance(result, NotFoundError):
                 w.error = result
-                w.wake.set()
+                w.wake()
             elif isinstance(result, BaseException):
                 logger.warning("could not read %s: %r", w.session_id, result)
                 w.stale = True
@@ -243,7 +238,7 @@ class WatchHub:
         for line in self._lines.values():
             for watcher in line:
                 watcher.closing = True
-                watcher.wake.set()
+                watcher.wake()
 
     def stop(self) -> None:
         self._stopping.set()

@@ -9,11 +9,25 @@ later joins moved them).
 
 import asyncio
 from bisect import bisect_left
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from waitroom.estimates import moved_enough
 from waitroom.models import EventState, Pulse, SessionRecord, Status
 from waitroom.service import QueueStatus
+
+
+class PulseStore(Protocol):
+    async def pulse(self, event_id: str, after_left_seq: int, now_ms: int) -> Pulse | None: ...
+    async def touch(self, event_id: str, tokens: list[str], now_ms: int) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WatchConfig:
+    interval: float  # QUEUE_PROCESS_INTERVAL: the pulse comes twice per interval
+    max_silence: float  # a stream hears at least this often: keepalive through idle proxies
+    presence_every: float  # how often an open stream's presence is written
+    streams_per_session: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +45,11 @@ def is_final(status: QueueStatus) -> bool:
 
 @dataclass(slots=True, eq=False)
 class Watcher:
-    """One open stream: the last record, kept up with the pulses, and what to send next."""
+    """One open stream: the last record, kept up with the pulses, and what to send next.
+
+    A hub may hold a hundred thousand of these in one process: one object, its record and the
+    status last sent, and a bare future only while the stream waits (no asyncio.Event, whose
+    deque of waiters and wait() coroutine cost more than the rest of the watcher)."""
 
     session_id: str
     event_id: str
@@ -46,12 +64,29 @@ class Watcher:
     latest: QueueStatus | None = None  # to be sent
     sent: QueueStatus | None = None
     due: float = 0.0  # loop time by which the next message must go
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    woken: bool = False  # something to look at since the stream last took
+    waiter: asyncio.Future[None] | None = None  # while the stream waits
+
+    def wake(self) -> None:
+        """The stream has something to look at (a status, an error, the server closing)."""
+        self.woken = True
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def wait(self) -> asyncio.Future[None]:
+        """A future done once woken (at once when it already was): no coroutine of its own."""
+        waiter = asyncio.get_running_loop().create_future()
+        if self.woken:
+            waiter.set_result(None)
+        else:
+            self.waiter = waiter
+        return waiter
 
     def take(self) -> QueueStatus | None:
         """The status to send now, or None when nothing is waiting."""
         latest, self.latest = self.latest, None
-        self.wake.clear()
+        self.woken = False
         if latest is not None:
             self.sent = latest
         return latest
@@ -100,6 +135,24 @@ def needs_read(watcher: Watcher, pulse: Pulse, leaves: Leaves, now_ms: int) -> b
         or (not leaves.complete and record.left_seq < pulse.left_seq)
         or watcher.read_at_ms < pulse.opens_at_ms <= now_ms
     )
+
+
+def unchanged(pulse: Pulse | None, last: tuple[Pulse, int] | None) -> bool:
+    """Whether nothing moved since the last full beat (`last`: its pulse and time): no place,
+    leave, admission, state or rate, and the event had opened by then (a wait that counts
+    down to the opening changes with the clock alone)."""
+    if pulse is None or last is None or pulse.leaves:
+        return False
+    before, at_ms = last
+    return pulse == before and pulse.opens_at_ms <= at_ms
+
+
+def keep_alive(watchers: list[Watcher], now: float) -> None:
+    """Nothing moved: the streams whose next message is due hear what they were last sent."""
+    for w in watchers:
+        if w.sent is not None and w.latest is None and now >= w.due:
+            w.latest = w.sent
+            w.wake()
 
 
 def newer_than(record: SessionRecord, pulse: Pulse) -> bool:

@@ -12,7 +12,15 @@ from waitroom.estimates import advice, cadence, moved_enough
 from waitroom.models import EventState, Leave, Pulse, ShuttingDownError, Status, TooManyStreamsError
 from waitroom.service import QueueService
 from waitroom.watch import WatchConfig, WatchHub
-from waitroom.watch_line import Leaves, Watcher, followed, needs_read, worth_sending
+from waitroom.watch_line import (
+    Leaves,
+    Watcher,
+    followed,
+    keep_alive,
+    needs_read,
+    unchanged,
+    worth_sending,
+)
 
 TOKEN = "A" * 22
 SESSION = make_session_id("concert", TOKEN)
@@ -190,3 +198,27 @@ async def test_the_hub_follows_a_place_from_the_pulse_and_reads_only_once_the_he
     assert TOKEN in pulses.touched  # presence written in a batch, not per message
     watch.stop()
     await running
+
+
+def test_a_pulse_like_the_last_full_beat_is_unchanged_unless_it_brings_leaves_or_an_opening():
+    last = pulse(opens_at_ms=500)
+    assert unchanged(pulse(opens_at_ms=500), (last, 1_000))
+    assert not unchanged(pulse(opens_at_ms=500, popped=11), (last, 1_000))  # an admission
+    assert not unchanged(
+        pulse(opens_at_ms=500, leaves=(Leave(1, LOTTERY + 70, "x"),)), (last, 1_000)
+    )
+    assert not unchanged(pulse(opens_at_ms=5_000), (pulse(opens_at_ms=5_000), 1_000))  # not open
+    assert not unchanged(pulse(), None)
+    assert not unchanged(None, (last, 1_000))
+
+
+def test_when_nothing_moved_only_the_streams_due_hear_again_what_they_were_sent():
+    due, later, fresh = watcher(), watcher(), watcher()
+    sent = QueueService(FakeQueueStore(), FakeSigner(), DEFAULTS, lambda: 1_000).describe(
+        SESSION, "concert", waiting()
+    )
+    due.sent, due.due = sent, 10.0
+    later.sent, later.due = sent, 30.0
+    keep_alive([due, later, fresh], now=20.0)
+    assert (due.woken, due.take()) == (True, sent)
+    assert (later.woken, later.latest, fresh.woken) == (False, None, False)
