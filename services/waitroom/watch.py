@@ -132,7 +132,8 @@ class WatchHub:
         line = self._lines.get(watcher.event_id, set())
         line.discard(watcher)
         if not line:
-            self._lines.pop(watcher.event_id, None), self._pulses.pop(watcher.event_id, None)
+            self._lines.pop(watcher.event_id, None)
+            self._pulses.pop(watcher.event_id, None)
         self._release(watcher.session_id)
         self._streams_open(self.open_streams())
         if watcher.record.status is Status.QUEUED:  # the abandonment clock starts now
