@@ -24,6 +24,7 @@ _BOUNDS = (
     ("batch_size", 1, MAX_CONCURRENT_LIMIT),
     ("checkout_ttl_seconds", 1, MAX_CHECKOUT_TTL_SECONDS),
     ("tickets", 0, MAX_TICKETS),
+    ("new_per_minute", 0, MAX_CONCURRENT_LIMIT),
 )
 
 
@@ -32,7 +33,7 @@ class EventStore(Protocol):
 
     async def update_event(self, event_id: str, change: EventChange, now_ms: int) -> EventView: ...
 
-    async def get_event(self, event_id: str) -> EventView | None: ...
+    async def get_event(self, event_id: str, now_ms: int = 0) -> EventView | None: ...
 
     async def event_ids(self) -> list[str]: ...
 
@@ -89,13 +90,14 @@ class EventAdmin:
 
     async def get(self, event_id: str) -> EventView:
         validate_id("event_id", event_id)
-        view = await self._store.get_event(event_id)
+        view = await self._store.get_event(event_id, self._now())
         if view is None:
             raise NotFoundError(f"event {event_id!r} does not exist")
         return view
 
     async def list(self) -> list[EventView]:
         views = [
-            await self._store.get_event(event_id) for event_id in await self._store.event_ids()
+            await self._store.get_event(event_id, self._now())
+            for event_id in await self._store.event_ids()
         ]
         return [view for view in views if view is not None]

@@ -33,6 +33,8 @@ def _event(view: EventView) -> pb.Event:
         total_admitted=view.total_admitted,
         version=c.version,
         sold_out=view.sold_out,
+        new_per_minute=c.new_per_minute,
+        admitted_last_minute=view.admitted_last_minute,
     )
 
 
@@ -69,6 +71,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             opens_at_ms=request.opens_at.ToMilliseconds() if request.HasField("opens_at") else 0,
             tickets=request.tickets,
             state=EventState.OPEN,
+            new_per_minute=request.new_per_minute,
         )
         view = await self.calls.run("CreateEvent", context, lambda: self._admin.create(config))
         return _event(view)
@@ -86,6 +89,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             batch_size=optional("batch_size"),
             checkout_ttl_seconds=optional("checkout_ttl_seconds"),
             tickets=optional("tickets"),
+            new_per_minute=optional("new_per_minute"),
             opens_at_ms=request.opens_at.ToMilliseconds() if request.HasField("opens_at") else None,
             action=_ACTION.get(request.action),
         )

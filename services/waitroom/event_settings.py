@@ -26,6 +26,7 @@ SETTINGS = (
     Setting("checkout_ttl_seconds", "checkout_ttl", "seconds"),
     Setting("opens_at_ms", "opens_at", "ms since the epoch"),
     Setting("tickets", "tickets", "tickets"),
+    Setting("new_per_minute", "new_per_minute", "people in any 60 s window, 0 for no ceiling"),
 )
 # The config hash's other fields: kept by the scripts, read here.
 STATE, VERSION, UPDATED_AT = "state", "version", "updated_at"  # updated_at: ms since the epoch
@@ -100,3 +101,18 @@ def flat(fields: dict[str, str]) -> list[str]:
 def pairs(reply: list[Any]) -> dict[str, str]:
     """An HGETALL a script returned, flat, as a dict."""
     return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+RATE_BUCKET_MS = 10_000  # admissions are counted per 10 s (lua/admit.lua's `admits`)
+RATE_BUCKETS = 6
+
+
+def recent_admissions(buckets: dict[str, str], now_ms: int) -> tuple[int, int]:
+    """Admissions in the last minute and the span they were counted over (ms)."""
+    current = now_ms // RATE_BUCKET_MS
+    counted = {int(b): int(c) for b, c in buckets.items() if int(b) >= current - RATE_BUCKETS}
+    if not counted:
+        return 0, 0
+    first = min(counted)
+    span = now_ms - first * RATE_BUCKET_MS
+    return sum(counted.values()), max(span, RATE_BUCKET_MS)

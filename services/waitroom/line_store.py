@@ -4,10 +4,10 @@ a serving process keeps, and the presence of people who poll, written in batches
 from common.redis.batch import ScriptBatcher
 from common.redis.client import RedisClient
 from common.redis.scripts import load_script
-from waitroom.event_settings import number, pairs
+from waitroom.event_settings import number, pairs, recent_admissions
 from waitroom.line_view import LinePulse
 from waitroom.models import EventState, Leave
-from waitroom.repository import LEFT_FEED, key, prefix, recent_admissions
+from waitroom.repository import LEFT_FEED, key, prefix
 
 # Leaves one reply returns at most; more are read in pages of as many (a view started late
 # reads the whole left feed once).

@@ -84,6 +84,7 @@ class EventConfig:
     tickets: int
     state: EventState
     version: int = 0
+    new_per_minute: int = 0  # admissions in any 60 s window at most; 0 for no ceiling
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,7 @@ class EventView:
     processing_count: int
     total_admitted: int
     sold_out: bool = False
+    admitted_last_minute: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,7 @@ class EventChange:
     opens_at_ms: int | None = None
     tickets: int | None = None
     action: EventAction | None = None
+    new_per_minute: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

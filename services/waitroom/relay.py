@@ -118,5 +118,6 @@ def _event_updated(event_id: str, f: dict[str, str]) -> Record:
         tickets=config.tickets,
         state=config.state.value,
         version=config.version,
+        new_per_minute=config.new_per_minute,
     )
     return Record(topics.EVENT_UPDATED, event_id, to_json(updated))

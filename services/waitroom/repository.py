@@ -1,6 +1,7 @@
 """The only module that talks to Redis: the waitroom's keys, scripts and outbox."""
 
 import zlib
+from dataclasses import replace
 
 from common.redis.batch import ScriptBatcher
 from common.redis.client import RedisClient
@@ -17,6 +18,7 @@ from waitroom.event_settings import (
     from_fields,
     number,
     pairs,
+    recent_admissions,
     refused,
     to_fields,
 )
@@ -37,8 +39,6 @@ from waitroom.models import (
 EVENTS_KEY = "waitroom:events"
 LEFT_FEED = "left"  # the event's stream of who left the line (lua/leave.lua, lua/pulse.lua)
 SEEN_TTL_S = 7 * 24 * 3600  # how long a consumed message_id is remembered
-RATE_BUCKET_MS = 10_000
-RATE_BUCKETS = 6
 LOTTERY_PLACES = 2**40  # lottery places lie below this; see lua/lib.lua
 USER_BUCKETS = 16384
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -101,12 +101,18 @@ class WaitroomRepository:
     async def event_ids(self) -> list[str]:
         return sorted(str(e) for e in await self._redis.smembers(EVENTS_KEY))
 
-    async def get_event(self, event_id: str) -> EventView | None:
+    async def get_event(self, event_id: str, now_ms: int = 0) -> EventView | None:
+        """The event; with now_ms, its admissions in the last minute too."""
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(key(event_id, "config"))
             pipe.zcard(key(event_id, "processing"))
-            raw, processing = await pipe.execute()
-        return _view(event_id, raw, processing) if raw else None
+            pipe.hgetall(key(event_id, "minute"))
+            raw, processing, minute = await pipe.execute()
+        if not raw:
+            return None
+        now_s = now_ms // 1000
+        last_minute = sum(int(n) for s, n in minute.items() if int(s) >= now_s - 60)
+        return replace(_view(event_id, raw, processing), admitted_last_minute=last_minute)
 
     # --- sessions -----------------------------------------------------------------------
 
@@ -235,14 +241,3 @@ def _view(event_id: str, raw: dict[str, str], processing: int) -> EventView:
         number(raw.get(ADMITTED_TOTAL)),
         sold_out,
     )
-
-
-def recent_admissions(buckets: dict[str, str], now_ms: int) -> tuple[int, int]:
-    """Admissions in the last minute and the span they were counted over (ms)."""
-    current = now_ms // RATE_BUCKET_MS
-    counted = {int(b): int(c) for b, c in buckets.items() if int(b) >= current - RATE_BUCKETS}
-    if not counted:
-        return 0, 0
-    first = min(counted)
-    span = now_ms - first * RATE_BUCKET_MS
-    return sum(counted.values()), max(span, RATE_BUCKET_MS)

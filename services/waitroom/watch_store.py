@@ -4,9 +4,9 @@ written in batches."""
 from common.redis.batch import ScriptBatcher
 from common.redis.client import RedisClient
 from common.redis.scripts import load_script
-from waitroom.event_settings import number, pairs
+from waitroom.event_settings import number, pairs, recent_admissions
 from waitroom.models import EventState, Leave, Pulse
-from waitroom.repository import LEFT_FEED, key, prefix, recent_admissions
+from waitroom.repository import LEFT_FEED, key, prefix
 
 # Leaves one pulse returns at most; more than that since a watcher's read re-reads it.
 MAX_LEAVES = 5000

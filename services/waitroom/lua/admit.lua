@@ -14,7 +14,7 @@
 local prefix = event_prefix(KEYS[5])
 local session_ttl = tonumber(ARGV[3])
 local cfg = redis.call('HMGET', KEYS[1], 'state', 'opens_at', 'max_concurrent', 'batch_size',
-  'checkout_ttl', 'last_cycle', 'sold_out', 'admitted_until')
+  'checkout_ttl', 'last_cycle', 'sold_out', 'admitted_until', 'new_per_minute')
 if not cfg[1] then return {0, 0, 0, 0, 0} end
 local now = math.max(tonumber(ARGV[1]), tonumber(cfg[8] or 0))
 local function waiting() return tonumber(redis.call('HGET', KEYS[1], 'waiting') or 0) end
@@ -43,6 +43,11 @@ local want = math.min(tonumber(cfg[3]) - processing, tonumber(cfg[4]) - tonumber
 local ttl_ms = tonumber(cfg[5]) * 1000
 local keep_s = tonumber(cfg[5]) + session_ttl
 local now_s = math.floor(now / 1000)
+-- new_per_minute: admissions per second over the last minute; their sum over the seconds
+-- [now_s - 60, now_s] stays within it, so any 60 s window holds at most new_per_minute
+local per_minute, minute = tonumber(cfg[9] or 0), prefix .. 'minute'
+local last_minute = admitted_in_last_minute(minute, now_s)
+if per_minute > 0 then want = math.min(want, per_minute - last_minute) end
 local admitted = 0
 local taken, last_taken = 0, nil -- places taken from the line in this step, the last of them
 
@@ -129,6 +134,8 @@ if taken > 0 then
   redis.call('HINCRBY', KEYS[1], 'popped', taken)
 end
 if admitted > 0 then
+  redis.call('HINCRBY', minute, now_s, admitted)
+  redis.call('EXPIRE', minute, 120)
   redis.call('HINCRBY', KEYS[1], 'admitted_total', admitted)
   redis.call('HSET', KEYS[1], 'admitted_until', now)
   -- the wait estimate's rate: admissions per 10 s bucket over the last minute (repository.py)

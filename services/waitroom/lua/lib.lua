@@ -115,3 +115,17 @@ local function unqueue(prefix, token, place)
   count(prefix, b, -1)
   redis.call('HINCRBY', prefix .. 'config', 'waiting', -1)
 end
+
+-- admissions in the seconds [now_s - 60, now_s] (`minute`: second -> admissions); older
+-- seconds are dropped
+local function admitted_in_last_minute(minute, now_s)
+  local sum, fields = 0, redis.call('HGETALL', minute)
+  for i = 1, #fields, 2 do
+    if tonumber(fields[i]) < now_s - 60 then
+      redis.call('HDEL', minute, fields[i])
+    else
+      sum = sum + tonumber(fields[i + 1])
+    end
+  end
+  return sum
+end
