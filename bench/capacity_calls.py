@@ -115,7 +115,7 @@ def hold(
         checkout_key(e, "waiting"),
     ]
     args: list[str | int] = [p.token, p.user_id, expires_ms, per_hold, now_ms, SEEN_TTL_SECONDS]
-    return _evalsha(s, keys, [*args, make_session_id(e, p.token), "1"])
+    return _evalsha(s, keys, [*args, make_session_id(e, p.token), "1", ""])  # no seal
 
 
 def purchase(s: AsyncScript, e: str, p: Person, quantity: int, order_id: str, now_ms: int) -> Call:

@@ -84,10 +84,12 @@ class Holder:
     token: str  # the random part of the session id
     user_id: str
     expires_at_ms: int
+    seal: str = ""  # the session id's sealed place (common.tokens.seal), "" for none
 
     @property
     def session_id(self) -> str:
-        return make_session_id(self.event_id, self.token)
+        """The id the waitroom gave the person, which every CHECKOUT_* message carries."""
+        return make_session_id(self.event_id, self.token, self.seal)
 
 
 @dataclass(frozen=True, slots=True)

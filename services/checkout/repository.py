@@ -13,7 +13,7 @@ from checkout.models import (
 from common.redis.batch import ScriptBatcher
 from common.redis.client import RedisClient
 from common.redis.scripts import KeySpace, load_script
-from common.tokens.ids import make_session_id
+from common.tokens.ids import SEAL_SEPARATOR, make_session_id
 
 EVENTS_KEY = "checkout:events"
 SEEN_TTL_SECONDS = 7 * 24 * 3600
@@ -72,7 +72,7 @@ class CheckoutRepository:
         e, token = holder.event_id, holder.token
         keys = [*_hold_keys(e, token)[:4], key(e, f"seen:{message_id or '-'}"), key(e, "waiting")]
         args = [token, holder.user_id, holder.expires_at_ms, per_hold, now_ms, SEEN_TTL_SECONDS]
-        args += [holder.session_id, "1" if message_id else "0"]
+        args += [holder.session_id, "1" if message_id else "0", _dotted(holder.seal)]
         reply: list[str] = await self._batch.call(self._hold, keys, args)
         if reply[0] == "unknown_event":
             raise UnknownEventError(f"checkout has no settings for event {e!r} yet")
@@ -112,3 +112,7 @@ def _hold_keys(event_id: str, token: str) -> list[str]:
         key(event_id, "outbox"),
         key(event_id, "waiting"),
     ]
+
+
+def _dotted(seal: str) -> str:
+    return f"{SEAL_SEPARATOR}{seal}" if seal else ""

@@ -20,7 +20,11 @@ from checkout.models import (
     UnauthenticatedError,
     UnknownEventError,
 )
-from common.tokens.ids import MAX_ID_LENGTH, InvalidIdError, parse_session_id
+from common.tokens.ids import (
+    MAX_ID_LENGTH,
+    InvalidIdError,
+    parse_sealed_session_id,
+)
 from common.tokens.signing import CheckoutClaims, InvalidTokenError
 
 MAX_TOKEN_LENGTH = 4096
@@ -98,18 +102,18 @@ class CheckoutService:
             raise UnauthenticatedError("a checkout token is required")
         try:
             claims = await self._verifier.verify(checkout_token)
-            event_id, token = parse_session_id(claims.session_id)
+            event_id, token, seal = parse_sealed_session_id(claims.session_id)
         except (InvalidTokenError, InvalidIdError) as error:
             raise UnauthenticatedError(f"invalid checkout token: {error}") from error
         if event_id != claims.event_id:
             raise PermissionDeniedError("the token's session belongs to another event")
-        return _holder(claims, token)
+        return _holder(claims, token, seal)
 
     async def _admission_holder(self, admission: Admission) -> Holder:
         """Whom the admission's token is for, which must be the admission's session and user."""
         try:
             claims = await self._verifier.verify(admission.checkout_token, allow_expired=True)
-            event_id, token = parse_session_id(admission.session_id)
+            event_id, token, seal = parse_sealed_session_id(admission.session_id)
         except (InvalidTokenError, InvalidIdError) as error:
             raise InvalidAdmissionError(
                 f"QUEUE_READY with a bad token or session: {error}"
@@ -118,7 +122,7 @@ class CheckoutService:
         sent = (admission.session_id, admission.event_id, admission.user_id)
         if named != sent or event_id != admission.event_id:
             raise InvalidAdmissionError("QUEUE_READY does not match its checkout token")
-        return _holder(claims, token)
+        return _holder(claims, token, seal)
 
     async def _hold(self, holder: Holder) -> Hold:
         """The session's hold; a valid token seen before its QUEUE_READY creates it."""
@@ -130,8 +134,8 @@ class CheckoutService:
             ) from error
 
 
-def _holder(claims: CheckoutClaims, token: str) -> Holder:
-    return Holder(claims.event_id, token, claims.user_id, claims.expires_at * 1000)
+def _holder(claims: CheckoutClaims, token: str, seal: str) -> Holder:
+    return Holder(claims.event_id, token, claims.user_id, claims.expires_at * 1000, seal)
 
 
 def _refused(refusal: Refusal, hold: Hold) -> Exception:

@@ -15,6 +15,7 @@ from common.kafka.publisher import Publisher, Record
 from common.process.lifecycle import now_ms
 from common.redis.broadcast import Broadcast
 from common.redis.client import RedisClient
+from common.tokens.seal import SEAL_CONTEXT, PlaceSeal
 from common.tokens.signing import (
     TokenSigner,
     load_or_create_private_key,
@@ -23,6 +24,8 @@ from common.tokens.signing import (
 )
 from waitroom.config import Settings
 from waitroom.consumer import TOPICS, WaitroomHandlers
+from waitroom.line_store import LineRepository
+from waitroom.lines import Lines, LinesConfig
 from waitroom.metrics import WaitroomMetrics
 from waitroom.models import Defaults, ProcessorConfig
 from waitroom.processor import QueueProcessor
@@ -91,6 +94,31 @@ def build_watch(
     return WatchHub(queue, store, config, now_ms, streams.set)
 
 
+def build_seal(signer: TokenSigner) -> PlaceSeal:
+    return PlaceSeal(signer.derived_key(SEAL_CONTEXT))
+
+
+def build_lines(
+    settings: Settings,
+    queue: QueueService,
+    repository: WaitroomRepository,
+    seal: PlaceSeal,
+    metrics: WaitroomMetrics,
+) -> Lines:
+    ttl = settings.queue_session_ttl.total_seconds()
+    config = LinesConfig(
+        interval=settings.queue_process_interval.total_seconds(),
+        presence_every=min(60.0, ttl / 4),  # as a watcher's: well within the abandonment clock
+        left_for=ttl,
+    )
+    store = LineRepository(repository.redis, repository.batch, int(ttl))
+
+    def counted(source: str) -> None:
+        metrics.status_reads.labels(source).inc()
+
+    return Lines(queue, store, seal, config, now_ms, counted)
+
+
 def build_processor(
     settings: Settings,
     repository: WaitroomRepository,
@@ -128,7 +156,7 @@ def build_relay(
         OutboxStream(redis),
         publisher,
         lambda event_id: key(event_id, "outbox"),
-        WaitroomOutbox(signer).convert,
+        WaitroomOutbox(signer, build_seal(signer)).convert,
         instance,
         settings.queue_outbox_batch,
         int(settings.queue_outbox_claim_idle.total_seconds() * 1000),

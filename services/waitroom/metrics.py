@@ -1,5 +1,7 @@
 """The waitroom's Prometheus metrics, registered on one registry per server."""
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
@@ -35,11 +37,17 @@ class WaitroomMetrics:
             "Admission time of one event in one cycle",
             "event_id",
         )
+        self._serving(registry, counter)
+
+    def _serving(self, registry: CollectorRegistry, counter: Callable[..., Counter]) -> None:
         self.watch_streams = Gauge(
             "waitroom_watch_streams",
             "Open WatchQueueStatus streams",
             registry=registry,
             multiprocess_mode="livesum",
+        )
+        self.status_reads = counter(
+            "waitroom_status_reads", "GetQueueStatus answers by source: memory, redis", "source"
         )
         self.requests = counter(
             "waitroom_grpc_requests", "gRPC calls by method and status code", "method", "code"

@@ -114,6 +114,7 @@ class JoinOutcome:
     rank: int | None
     queue_length: int
     opens_at_ms: int
+    place: int | None = None  # in line (lua/lib.lua); None when the store did not say
 
 
 @dataclass(frozen=True, slots=True)

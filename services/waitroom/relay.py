@@ -21,6 +21,10 @@ class Signer(Protocol):
     def sign(self, claims: CheckoutClaims) -> str: ...
 
 
+class Seal(Protocol):
+    def seal(self, token: str, place: int) -> str: ...
+
+
 class WaitroomOutbox:
     """Turns waitroom outbox entries into Kafka records, signing checkout tokens.
 
@@ -28,8 +32,9 @@ class WaitroomOutbox:
     from the session's own fields whenever an admitted person asks for it.
     """
 
-    def __init__(self, signer: Signer) -> None:
-        self._signer = signer
+    def __init__(self, signer: Signer, seal: Seal | None = None) -> None:
+        """seal: seals the place an entry carries into its session id, as JoinQueue did."""
+        self._signer, self._seal = signer, seal
 
     async def convert(self, event_id: str, entries: list[OutboxEntry]) -> list[Record]:
         records = []
@@ -45,7 +50,9 @@ class WaitroomOutbox:
     def _record(self, event_id: str, entry: OutboxEntry) -> Record | None:
         if entry.kind == "updated":
             return _event_updated(event_id, entry.fields)
-        session_id = make_session_id(event_id, entry.fields["session"])
+        token, place = entry.fields["session"], entry.fields.get("place")
+        sealed = self._seal.seal(token, int(place)) if self._seal and place else ""
+        session_id = make_session_id(event_id, token, sealed)
         if entry.kind == "joined":
             return _queue_joined(event_id, session_id, entry.fields)
         if entry.kind == "left":

@@ -126,13 +126,14 @@ class WaitroomRepository:
         reply = await self._batch.call(self._join, keys, args)
         if reply[0] == "refused":
             raise refused(event_id, Refusal(reply[1]), joining=True)
-        _, found, status, rank, length, opens_at = reply
+        _, found, status, rank, length, opens_at, place = reply
         return JoinOutcome(
             token=str(found),
             status=Status(status),
             rank=None if int(rank) < 0 else int(rank),
             queue_length=int(length),
             opens_at_ms=int(opens_at),
+            place=int(place) if place else None,
         )
 
     async def session(
@@ -150,7 +151,7 @@ class WaitroomRepository:
         reply = await self._batch.call(self._status, keys, args)
         if not reply:
             return None
-        (status, user_id, admitted, expires), rank, length, config, admits, place = reply
+        (status, user_id, admitted, expires, *_), rank, length, config, admits, place = reply
         recent, window = recent_admissions(pairs(admits), now_ms)
         return SessionRecord(
             status=Status(status),

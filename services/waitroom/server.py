@@ -22,13 +22,16 @@ from waitroom.build import (
     build_consumer,
     build_defaults,
     build_hints,
+    build_lines,
     build_processor,
     build_relay,
+    build_seal,
     build_signer,
     build_watch,
     instance_name,
 )
 from waitroom.config import Settings
+from waitroom.lines import Lines
 from waitroom.metrics import WaitroomMetrics
 from waitroom.processor import ProcessorStatus
 from waitroom.repository import WaitroomRepository
@@ -69,7 +72,7 @@ class WaitroomServer(ServiceProcess):
         self.processor = build_processor(
             settings, self.repository, relay, self.metrics, self.broadcast, instance, changed
         )
-        self.queue, self.watchers = self._line(settings)
+        self.queue, self.watchers, self.lines = self._line(settings)
         self.consumer = build_consumer(
             settings, self.repository, self.publisher, self.registry, changed
         )
@@ -85,13 +88,16 @@ class WaitroomServer(ServiceProcess):
             self.registry,
         )
 
-    def _line(self, settings: Settings) -> tuple[QueueService, WatchHub]:
-        """The rules of the line, and the hub that keeps its watchers up to date."""
-        defaults = build_defaults(settings)
+    def _line(self, settings: Settings) -> tuple[QueueService, WatchHub, Lines]:
+        """The rules of the line, the hub that keeps its watchers up to date, and the views
+        that answer its pollers."""
+        defaults, seal = build_defaults(settings), build_seal(self.signer)
         relay_later, changed = self.processor.relay_later, self.line_changed
-        queue = QueueService(self.repository, self.signer, defaults, now_ms, relay_later, changed)
-        streams = self.metrics.watch_streams
-        return queue, build_watch(settings, queue, self.repository, streams)
+        queue = QueueService(
+            self.repository, self.signer, defaults, now_ms, relay_later, changed, seal
+        )
+        watch = build_watch(settings, queue, self.repository, self.metrics.watch_streams)
+        return queue, watch, build_lines(settings, queue, self.repository, seal, self.metrics)
 
     def _grpc_server(
         self, health: Health, admin_token: str, instance: str, reuse_port: bool
@@ -107,7 +113,7 @@ class WaitroomServer(ServiceProcess):
 
         shedding = shedding_for(self.settings, self.registry, "waitroom")
         servicer = WaitroomServicer(
-            self.queue, self.watchers, status, self.metrics, instance, admin.list
+            self.queue, self.lines, self.watchers, status, self.metrics, instance, admin.list
         )
         add_service(server, servicer, shedding)
         add_service(server, AdminServicer(admin, admin_token, self.metrics), shedding)
@@ -125,11 +131,13 @@ class WaitroomServer(ServiceProcess):
     def line_changed(self, event_id: str) -> None:
         """Someone was admitted or left, or the event changed: every watcher hears it now."""
         self.watchers.poke(event_id)
+        self.lines.poke(event_id)
         self.broadcast.send(f"{WATCH_HINT} {event_id}")
 
     def hear(self, hint: str) -> None:
         self.processor.hear(hint)
         self.watchers.hear(hint)
+        self.lines.hear(hint)
 
     async def connect(self) -> None:
         await self.repository.ping()
@@ -145,6 +153,7 @@ class WaitroomServer(ServiceProcess):
             self.processor.run(admit=self.settings.queue_processor_enabled),
             self.broadcast.listen(self.hear),
             self.watchers.run(),
+            self.lines.run(),
         )
 
     def end_streams(self) -> None:
@@ -152,9 +161,10 @@ class WaitroomServer(ServiceProcess):
 
     async def drain(self) -> None:
         """The processor finishes its cycle within QUEUE_SHUTDOWN_TIMEOUT; the consumer stops;
-        the watch hub writes the presence of the streams that ended."""
+        the watch hub and the line views write the presence they hold."""
         self.processor.stop()
         self.watchers.stop()
+        self.lines.stop()
         await self.broadcast.stop()
         await self.consumer.stop()
 

@@ -5,7 +5,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from common.tokens.ids import make_session_id, new_session_token, parse_session_id, validate_id
+from common.tokens.ids import (
+    make_session_id,
+    new_session_token,
+    parse_session_id,
+    validate_id,
+)
 from common.tokens.signing import CheckoutClaims
 from waitroom.estimates import Rate, advice, estimate_wait
 from waitroom.event_settings import Finish
@@ -34,6 +39,10 @@ class Store(Protocol):
 
 class Signer(Protocol):
     def sign(self, claims: CheckoutClaims) -> str: ...
+
+
+class Seal(Protocol):
+    def seal(self, token: str, place: int) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +80,14 @@ class QueueService:
         clock_ms: Callable[[], int],
         outbox_written: Callable[[str], None] = _ignore,
         left: Callable[[str], None] = _ignore,
+        seal: Seal | None = None,
     ):
         """outbox_written(event_id): told after a change that may have written to the outbox;
-        left(event_id): told after someone left the line."""
+        left(event_id): told after someone left the line; seal: seals the place of whoever
+        joins into their session id, so that a status read finds it without Redis."""
         self._store = store
         self._signer = signer
+        self._seal = seal
         self._defaults = defaults
         self._now = clock_ms
         self._outbox_written = outbox_written
@@ -95,11 +107,18 @@ class QueueService:
         )
         self._outbox_written(event_id)
         return Joined(
-            session_id=make_session_id(event_id, outcome.token),
+            session_id=self.session_id(event_id, outcome.token, outcome.place),
             status=outcome.status,
             position=self._position(outcome.rank, outcome.opens_at_ms),
             queue_length=outcome.queue_length,
         )
+
+    def session_id(self, event_id: str, token: str, place: int | None) -> str:
+        """The id the person holds, and Kafka's messages and the checkout token carry: with
+        the place sealed in it when it is known."""
+        if self._seal is None or not place:
+            return make_session_id(event_id, token)
+        return make_session_id(event_id, token, self._seal.seal(token, place))
 
     async def status(self, session_id: str) -> QueueStatus:
         """The status, and the poll marks the person as still there."""
@@ -123,8 +142,13 @@ class QueueService:
         token_value = ""
         if record.status is Status.ADMITTED:
             # Ed25519 is deterministic: the same claims give the token QUEUE_READY carried.
+            _, token = parse_session_id(session_id)
             claims = CheckoutClaims.for_hold(
-                session_id, event_id, record.user_id, record.admitted_at_ms, record.expires_at_ms
+                self.session_id(event_id, token, record.place) if record.place else session_id,
+                event_id,
+                record.user_id,
+                record.admitted_at_ms,
+                record.expires_at_ms,
             )
             token_value = self._signer.sign(claims)
         interval = self._defaults.process_interval_seconds

@@ -8,6 +8,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from common.kafka.messages import timestamp_ms
 from common.process.grpc_calls import Calls
+from waitroom.lines import Lines
 from waitroom.metrics import WaitroomMetrics
 from waitroom.models import (
     AlreadyExistsError,
@@ -71,6 +72,7 @@ class WaitroomServicer(pb_grpc.WaitroomServiceServicer):
     def __init__(
         self,
         queue: QueueService,
+        lines: Lines,
         watch: WatchHub,
         processor_status: Callable[[], ProcessorStatus],
         metrics: WaitroomMetrics,
@@ -79,6 +81,7 @@ class WaitroomServicer(pb_grpc.WaitroomServiceServicer):
     ) -> None:
         """instance: this serving process's name; events: every event (EventAdmin.list)."""
         self._queue = queue
+        self._lines = lines
         self._watch = watch
         self._processor_status = processor_status
         self._instance = instance
@@ -102,7 +105,7 @@ class WaitroomServicer(pb_grpc.WaitroomServiceServicer):
         self, request: pb.GetQueueStatusRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetQueueStatusResponse:
         s = await self.calls.run(
-            "GetQueueStatus", context, lambda: self._queue.status(request.session_id)
+            "GetQueueStatus", context, lambda: self._lines.status(request.session_id)
         )
         return _status(s)
 

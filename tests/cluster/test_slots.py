@@ -16,6 +16,7 @@ from common.tokens.ids import new_session_token as new_token
 from stats.models import Change, ChangeKind
 from stats.repository import StatsRepository
 from tests.cluster.nodes import cluster_client, forget_event, nodes
+from waitroom.line_store import LineRepository
 from waitroom.models import EventAction, EventChange, EventConfig, EventState, Status
 from waitroom.repository import WaitroomRepository
 from waitroom.watch_store import WatchRepository
@@ -74,13 +75,21 @@ async def waitroom_sale(redis: RedisCluster, event: str, now: int) -> list[str]:
 async def watch_reads(
     redis: RedisCluster, repo: WaitroomRepository, event: str, waiting: list[str], now: int
 ) -> None:
-    """The watchers' scripts: a pulse with the leaves, presence in a batch, a read untouched."""
+    """The watchers' scripts: a pulse with the leaves, presence in a batch, a read untouched;
+    and the line views': the line in full, polls' presence in a batch."""
     watch = WatchRepository(redis, repo.batch)
     pulse = await watch.pulse(event, 0, now)
     assert pulse is not None
     assert (pulse.popped, len(pulse.leaves)) == (50, 20)
     assert await watch.touch(event, waiting, now + 5_000) == len(waiting)
     assert await repo.session(event, waiting[0], now, TTL, touch=False) is not None
+    lines = LineRepository(redis, repo.batch, TTL)
+    line = await lines.line(event, 0, 1000, True, now)
+    assert line is not None
+    assert line.counts is not None
+    listed = sum(len(places) for places in line.frontier.values())
+    assert listed == line.waiting if line.frontier_end < 0 else listed >= 1000
+    assert await lines.seen(event, dict.fromkeys(waiting, now // 1000 + 5)) == []
 
 
 async def checkout_sale(redis: RedisCluster, event: str, tokens: list[str], now: int) -> None:

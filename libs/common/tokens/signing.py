@@ -3,6 +3,7 @@
 import base64
 import functools
 import hashlib
+import hmac
 import json
 import os
 from dataclasses import dataclass
@@ -104,6 +105,11 @@ class TokenSigner:
         self._jwk = public_jwk(private_key.public_key())
         self._jwks = {"keys": [self._jwk, *(public_jwk(key) for key in retired_keys)]}
         self._signed = functools.lru_cache(maxsize=SIGNED_CACHE)(self._sign)
+
+    def derived_key(self, context: bytes) -> bytes:
+        """A key for another purpose (context), derived from the signing key every replica holds."""
+        raw = self._private_key.private_bytes_raw()
+        return hmac.new(raw, context, hashlib.sha256).digest()
 
     @property
     def kid(self) -> str:

@@ -8,6 +8,8 @@
 -- KEYS[6] waiting   holds with no ticket yet
 -- ARGV[1] token     ARGV[2] user_id    ARGV[3] expires_at_ms    ARGV[4] per_hold
 -- ARGV[5] now_ms    ARGV[6] seen_ttl_s ARGV[7] session_id       ARGV[8] check_seen ('1'/'0')
+-- ARGV[9] the session id's seal with its dot ('' for none): kept, so that the messages the
+-- sweep writes later carry the session id the waitroom gave
 -- Returns {'created'|'existing', status, quantity, expires_at_ms, order_id},
 -- {'duplicate'} for a replayed message, or {'unknown_event'} before the event's settings.
 if ARGV[8] == '1' and redis.call('EXISTS', KEYS[5]) == 1 then return {'duplicate'} end
@@ -27,6 +29,7 @@ elseif cfg[3] == '1' then
 end
 redis.call('HSET', KEYS[2], 'status', status, 'user_id', ARGV[2], 'quantity', quantity,
   'expires_at', expires)
+if ARGV[9] and ARGV[9] ~= '' then redis.call('HSET', KEYS[2], 'seal', ARGV[9]) end
 redis.call('EXPIRE', KEYS[2], math.floor(math.max(expires - now, 0) / 1000) + 86400)
 if status == 'held' then
   redis.call('ZADD', KEYS[3], expires, ARGV[1])

@@ -32,11 +32,12 @@ end
 local function close_waiting(waiting, holds, outbox, hold_prefix, session_prefix, now)
   for _, token in ipairs(redis.call('ZRANGE', waiting, 0, -1)) do
     local key = hold_prefix .. token
-    local h = redis.call('HMGET', key, 'status', 'user_id')
+    local h = redis.call('HMGET', key, 'status', 'user_id', 'seal')
     if h[1] == 'held' then
       redis.call('HSET', key, 'status', 'sold_out')
       redis.call('ZREM', holds, token)
-      redis.call('XADD', outbox, '*', 'kind', 'expired', 'session', session_prefix .. token,
+      redis.call('XADD', outbox, '*', 'kind', 'expired', 'session',
+        session_prefix .. token .. (h[3] or ''),
         'user', h[2], 'at', now, 'reason', 'sold_out')
     end
   end

@@ -10,11 +10,11 @@ for _, token in ipairs(due) do
   redis.call('ZREM', KEYS[2], token)
   redis.call('ZREM', KEYS[4], token)
   local key = prefix .. token
-  local h = redis.call('HMGET', key, 'status', 'quantity', 'user_id')
+  local h = redis.call('HMGET', key, 'status', 'quantity', 'user_id', 'seal')
   if h[1] == 'held' then
     redis.call('HSET', key, 'status', 'expired')
     redis.call('HINCRBY', KEYS[1], 'available', tonumber(h[2]))
-    redis.call('XADD', KEYS[3], '*', 'kind', 'expired', 'session', ARGV[2] .. token,
+    redis.call('XADD', KEYS[3], '*', 'kind', 'expired', 'session', ARGV[2] .. token .. (h[4] or ''),
       'user', h[3], 'at', ARGV[1], 'reason', 'timeout')
     expired = expired + 1
   end

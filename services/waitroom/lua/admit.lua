@@ -50,11 +50,12 @@ local function admit(token, place, user)
   local deadline = now + ttl_ms
   local key = prefix .. 'session:' .. token
   redis.call('HSET', key, 'status', 'admitted', 'user_id', user, 'admitted_at', now,
-    'expires_at', deadline, 'seq', join_sequence(place))
+    'expires_at', deadline, 'seq', join_sequence(place), 'place', string.format('%d', place))
   redis.call('EXPIRE', key, keep_s)
   redis.call('ZADD', KEYS[2], deadline, token)
   redis.call('XADD', KEYS[3], '*', 'kind', 'ready', 'session', token, 'user', user,
-    'at', now, 'expires_at', deadline, 'seq', join_sequence(place))
+    'at', now, 'expires_at', deadline, 'seq', join_sequence(place),
+    'place', string.format('%d', place))
   admitted = admitted + 1
 end
 
@@ -82,7 +83,7 @@ local function take(b)
       else
         -- nobody asked for this place within QUEUE_SESSION_TTL: it left the line
         redis.call('XADD', KEYS[3], '*', 'kind', 'left', 'session', token, 'user', user,
-          'at', now, 'reason', 'ttl')
+          'at', now, 'reason', 'ttl', 'place', string.format('%d', place))
       end
     end
   end

@@ -22,5 +22,5 @@ redis.pcall('XADD', KEYS[6], 'MAXLEN', '~', 10000, '0-' .. seq, 'token', ARGV[1]
 redis.call('HSET', KEYS[1], 'status', 'left', 'user_id', user, 'ended_at', now)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('XADD', KEYS[4], '*', 'kind', 'left', 'session', ARGV[1], 'user', user,
-  'at', now, 'reason', 'left')
+  'at', now, 'reason', 'left', 'place', string.format('%d', place))
 return 'left'
