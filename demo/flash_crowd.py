@@ -126,7 +126,7 @@ def summary_rows(crowd: Crowd, started: float) -> list[tuple[str, str]]:
         ("joined", f"{len(t.joined_at)} ({t.join_errors} failed)"),
         ("admitted", f"{len(t.admitted_at)}  ({span and len(times) / span:.0f} per second)"),
         ("outcomes", ", ".join(f"{n} {k}" for k, n in outcomes.most_common())),
-        ("told SOLD_OUT while in line", str(told_sold_out(crowd))),
+        ("told SOLD_OUT while in line", told_sold_out(crowd)),
         ("tickets sold", f"{t.tickets_bought} of {args.tickets}{sold_out}"),
         (
             "conversion",
@@ -147,9 +147,13 @@ def summary_rows(crowd: Crowd, started: float) -> list[tuple[str, str]]:
     ]
 
 
-def told_sold_out(crowd: Crowd) -> int:
-    """How many people still waiting heard SOLD_OUT."""
-    return sum(h.status == pb.SESSION_STATUS_SOLD_OUT for h in crowd.tally.heard.values())
+def told_sold_out(crowd: Crowd) -> str:
+    """How many people still waiting heard SOLD_OUT (and how many pollers, admitted, heard it
+    first: their next poll came after the last ticket sold)."""
+    t = crowd.tally
+    told = [s for s, h in t.heard.items() if h.status == pb.SESSION_STATUS_SOLD_OUT]
+    late = sum(s in t.admitted_at for s in told)
+    return f"{len(told) - late}" + (f" (and {late} admitted who polled after it)" if late else "")
 
 
 def checks(crowd: Crowd) -> dict[str, bool]:
