@@ -9,7 +9,8 @@ from waitroom.line_view import LinePulse
 from waitroom.models import EventState, Leave
 from waitroom.repository import LEFT_FEED, key, prefix, recent_admissions
 
-# Leaves one read returns at most; more than that since the view's last read take a snapshot.
+# Leaves one reply returns at most; more are read in pages of as many (a view started late
+# reads the whole left feed once).
 MAX_LEAVES = 5000
 # Tokens one presence call marks at most: a call stays short, however many poll.
 SEEN_BATCH = 500
@@ -17,7 +18,7 @@ SEEN_BATCH = 500
 
 class LineRepository:
     def __init__(self, redis: RedisClient, batch: ScriptBatcher, session_ttl_s: int) -> None:
-        self._batch, self._ttl = batch, session_ttl_s
+        self._redis, self._batch, self._ttl = redis, batch, session_ttl_s
         self._line = load_script(redis, "waitroom", "line")
         self._seen = load_script(redis, "waitroom", "seen")
 
@@ -35,6 +36,13 @@ class LineRepository:
         config, admits, left, frontier, last, flat_counts = reply
         state, sold_out, head, popped, waiting, opens_at, batch_size, left_seq, seq = config
         recent, window = recent_admissions(pairs(admits), now_ms)
+        leaves = [
+            Leave(int(left[i]), int(left[i + 1]), str(left[i + 2])) for i in range(0, len(left), 3)
+        ]
+        if len(leaves) < number(left_seq) - after_left_seq:  # more than one reply holds
+            leaves += await self._more_leaves(
+                event_id, leaves[-1].seq if leaves else after_left_seq, number(left_seq)
+            )
         return LinePulse(
             state=EventState(state),
             sold_out=sold_out == "1",
@@ -47,10 +55,7 @@ class LineRepository:
             seq=number(seq),
             recent_admissions=recent,
             rate_window_ms=window,
-            leaves=tuple(
-                Leave(int(left[i]), int(left[i + 1]), str(left[i + 2]))
-                for i in range(0, len(left), 3)
-            ),
+            leaves=tuple(leaves),
             frontier={
                 int(frontier[i]): sorted(int(p) for p in frontier[i + 1])
                 for i in range(0, len(frontier), 2)
@@ -58,6 +63,21 @@ class LineRepository:
             frontier_end=int(last),
             counts={int(b): int(n) for b, n in pairs(flat_counts).items()} if counts else None,
         )
+
+    async def _more_leaves(self, event_id: str, after: int, upto: int) -> list[Leave]:
+        """The left feed's entries after seq `after` up to `upto`, read in pages."""
+        found: list[Leave] = []
+        while after < upto:
+            entries = await self._redis.xrange(
+                key(event_id, LEFT_FEED), f"(0-{after}", f"0-{upto}", count=MAX_LEAVES
+            )
+            if not entries:
+                break  # a gap the feed cannot fill: the view takes a snapshot
+            for entry_id, fields in entries:
+                after = int(str(entry_id).removeprefix("0-"))
+                if fields:
+                    found.append(Leave(after, int(fields["place"]), str(fields["token"])))
+        return found
 
     async def seen(self, event_id: str, polls: dict[str, int]) -> list[str]:
         """Marks these people as still there at their last poll (token -> second); returns

@@ -165,7 +165,8 @@ async def test_the_waitroom_waits_out_a_redis_outage_and_dead_letters_no_valid_r
     async def retried_past_its_delays() -> bool:  # a third try, after its one retry delay
         return sample(server, retries, topic=topics.EVENT_SOLD_OUT) >= 2 * len(events)
 
-    await until(retried_past_its_delays, within=90)
+    # each try waits out the batcher's 10 s of retries: ten tries take 100 s or more
+    await until(retried_past_its_delays, within=180)
     await throwaway_redis.start()
     admin = waitroom_pb2_grpc.AdminServiceStub(channel)
 
@@ -176,6 +177,6 @@ async def test_the_waitroom_waits_out_a_redis_outage_and_dead_letters_no_valid_r
             return False
         return sum(e.sold_out for e in listed.events if e.event_id in events) == len(events)
 
-    await until(all_sold_out)
+    await until(all_sold_out, within=60)
     assert sample(server, "waitroom_consumed_total", topic=topics.EVENT_SOLD_OUT) >= len(events)
     assert sample(server, "waitroom_dead_lettered_total", topic=topics.EVENT_SOLD_OUT) == 0

@@ -10,6 +10,7 @@ from common.kafka import topics
 from common.kafka.messages import from_json
 from tests.integration.conftest import ADMIN, create_event
 from tests.integration.test_watch import ADMITTING, BOUND, WATCHING, measured
+from waitroom import line_store
 from waitroomapi.events.v1 import events_pb2
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
@@ -73,6 +74,27 @@ async def test_positions_read_from_memory_match_redis_without_a_redis_call_per_r
     assert exact == EXACT
     assert reads(reader, "redis") == redis_before  # not one read went to Redis
     assert reads(reader, "memory") - memory_before == len(waiting)
+
+
+async def test_a_view_started_after_many_left_knows_every_leave_read_in_pages(
+    start_server, channel_to, event_id, monkeypatch
+):
+    monkeypatch.setattr(line_store, "MAX_LEAVES", 7)  # the feed comes in pages of 7
+    writer = await start_server(waitroom_instance_id="writer", **WATCHING)
+    await create_event(channel_to(writer), event_id)
+    sessions = await join_all(pb_grpc.WaitroomServiceStub(channel_to(writer)), event_id, 120)
+    leave = pb_grpc.WaitroomServiceStub(channel_to(writer)).LeaveQueue
+    gone = sessions[::3]
+    for session in gone:
+        await leave(pb.LeaveQueueRequest(session_id=session))
+    reader = await start_server(waitroom_instance_id="reader", **WATCHING)  # a view of its own
+    stub = pb_grpc.WaitroomServiceStub(channel_to(reader))
+    await from_memory(reader, stub, sessions[1])
+    view = reader.lines._views[event_id]
+    assert set(view.left) == {s.split("~")[1].split(".")[0] for s in gone}
+    for session in gone:
+        told = await stub.GetQueueStatus(pb.GetQueueStatusRequest(session_id=session))
+        assert told.status == pb.SESSION_STATUS_LEFT
 
 
 async def test_an_admission_a_leave_and_a_pause_reach_another_replicas_answers_within_bound(
