@@ -33,16 +33,22 @@ IDLE_S = 3.0  # how long the idle rate of Redis calls is measured
 Ready = dict[str, tuple[float, str]]  # session id -> (admitted_at in seconds, checkout token)
 
 
-async def redis_calls(redis: Redis) -> int:
-    """Commands Redis has served so far (INFO commandstats), the bench's own INFO left out."""
+SCRIPT_CALLS = ("cmdstat_evalsha", "cmdstat_eval")
+
+
+async def redis_calls(redis: Redis) -> tuple[int, int]:
+    """(commands, script calls) Redis has served so far (INFO commandstats): commands count
+    those a script runs too; the bench's own INFO is left out."""
     stats = await redis.info("commandstats")
-    return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
+    commands = sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
+    return commands, sum(int(stats.get(k, {}).get("calls", 0)) for k in SCRIPT_CALLS)
 
 
-async def idle_rate(redis: Redis, seconds: float = IDLE_S) -> float:
+async def idle_rate(redis: Redis, seconds: float = IDLE_S) -> tuple[float, float]:
     before = await redis_calls(redis)
     await asyncio.sleep(seconds)
-    return (await redis_calls(redis) - before) / seconds
+    after = await redis_calls(redis)
+    return (after[0] - before[0]) / seconds, (after[1] - before[1]) / seconds
 
 
 async def read_ready(
@@ -114,7 +120,7 @@ async def side(
     concurrency: int,
     mode: str,
     groups: Mapping[str, int],
-    idle: float,
+    idle: tuple[float, float],
 ) -> dict[str, Any]:
     """One crowd, all watching or all polling."""
     start = await kafka_io.end_offsets(bootstrap)
@@ -123,24 +129,22 @@ async def side(
     async with Listeners(target, 1.0 if mode == POLL else 0.0) as listeners:
         calls, client = await redis_calls(redis), time.process_time()
         with cpu.meter(groups) as cost:
-            began = time.time()
             try:
                 heard, joined_s = await everyone(listeners, event_id, people, concurrency, mode)
             except (grpc.aio.AioRpcError, AssertionError):
                 reading.cancel()
                 raise
-            elapsed = time.time() - began
-        calls, client = await redis_calls(redis) - calls, time.process_time() - client
-    ready = await reading
+        after, client = await redis_calls(redis), time.process_time() - client
+    ready, elapsed = await reading, cost.wall_s
     check(heard, ready, people, mode)
-    calls_per_s = calls / elapsed - idle
+    commands, scripts = ((a - b) / elapsed - i for a, b, i in zip(after, calls, idle, strict=True))
     return {
-        "people": people,
         "all_joined_s": joined_s,
         "all_heard_s": elapsed,
         **heard_figures(heard, ready, mode),
-        "redis_calls_per_s": calls_per_s,
-        "redis_calls_per_person": calls_per_s * elapsed / people,
+        "redis_commands_per_s": commands,
+        "redis_script_calls_per_s": scripts,
+        "redis_commands_per_person": commands * elapsed / people,
         "client_cpu_us_per_person": round(client / people * 1e6),
         **cost.per(people, "person"),
     }
@@ -180,11 +184,17 @@ async def crowds(
         "people": people,
         "concurrency": concurrency,
         "batch": max(1, people // CYCLES),
-        "idle_redis_calls_per_s": idle,
+        "idle_redis_commands_per_s": idle[0],
+        "idle_redis_script_calls_per_s": idle[1],
         **sides,
-        "redis_calls_ratio": watch["redis_calls_per_s"] / max(poll["redis_calls_per_s"], 1e-9),
+        "redis_commands_ratio": ratio(watch, poll, "redis_commands_per_s"),
+        "redis_commands_per_person_ratio": ratio(watch, poll, "redis_commands_per_person"),
         "delay_p50_ratio": watch["delay_ms"]["p50"] / max(poll["delay_ms"]["p50"], 1e-9),
     }
+
+
+def ratio(watch: Mapping[str, Any], poll: Mapping[str, Any], name: str) -> float:
+    return float(watch[name]) / max(float(poll[name]), 1e-9)
 
 
 def lines(result: Mapping[str, Any]) -> list[str]:
@@ -194,21 +204,22 @@ def lines(result: Mapping[str, Any]) -> list[str]:
         return []
     rows = [
         f"Flash crowd, watching vs polling: {f['people']} people each, {f['concurrency']} joins "
-        f"in flight, {f['batch']} admitted a cycle; Redis idle {f['idle_redis_calls_per_s']:.0f} "
-        "calls/s (subtracted)",
+        f"in flight, {f['batch']} admitted a cycle; Redis idle "
+        f"{f['idle_redis_commands_per_s']:.0f} commands/s (subtracted)",
         f"{'':<10}{'joined s':>9}{'heard s':>8}{'admission to update ms p50/p99/max':>36}"
-        f"{'updates':>9}{'Redis calls/s':>14}{'per person':>11}",
+        f"{'updates':>8}{'commands/s':>11}{'scripts/s':>10}{'per person':>11}",
     ]
     for mode, name in ((WATCH, "watchers"), (POLL, "pollers")):
         s, d = f[mode], f[mode]["delay_ms"]
         rows.append(
             f"{name:<10}{s['all_joined_s']:>9.1f}{s['all_heard_s']:>8.1f}"
             f"{d['p50']:>16.0f} / {d['p99']:>6.0f} / {d['max']:>6.0f}"
-            f"{s['updates_per_person']:>9.1f}{s['redis_calls_per_s']:>14.0f}"
-            f"{s['redis_calls_per_person']:>11.2f}"
+            f"{s['updates_per_person']:>8.1f}{s['redis_commands_per_s']:>11.0f}"
+            f"{s['redis_script_calls_per_s']:>10.0f}{s['redis_commands_per_person']:>11.1f}"
         )
     rows.append(
-        f"watchers / pollers: Redis calls/s {f['redis_calls_ratio']:.2f}, p50 "
+        f"watchers / pollers: Redis commands/s {f['redis_commands_ratio']:.2f}, per person "
+        f"{f['redis_commands_per_person_ratio']:.2f}, p50 "
         f"{f['delay_p50_ratio']:.2f}; everyone's final update heard, ADMITTED with QUEUE_READY's "
         "token, on both"
     )
