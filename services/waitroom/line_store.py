@@ -36,13 +36,7 @@ class LineRepository:
         config, admits, left, frontier, last, flat_counts = reply
         state, sold_out, head, popped, waiting, opens_at, batch_size, left_seq, seq = config
         recent, window = recent_admissions(pairs(admits), now_ms)
-        leaves = [
-            Leave(int(left[i]), int(left[i + 1]), str(left[i + 2])) for i in range(0, len(left), 3)
-        ]
-        if len(leaves) < number(left_seq) - after_left_seq:  # more than one reply holds
-            leaves += await self._more_leaves(
-                event_id, leaves[-1].seq if leaves else after_left_seq, number(left_seq)
-            )
+        leaves = await self._leaves(event_id, left, after_left_seq, number(left_seq))
         return LinePulse(
             state=EventState(state),
             sold_out=sold_out == "1",
@@ -63,6 +57,16 @@ class LineRepository:
             frontier_end=int(last),
             counts={int(b): int(n) for b, n in pairs(flat_counts).items()} if counts else None,
         )
+
+    async def _leaves(self, event_id: str, left: list[str], after: int, upto: int) -> list[Leave]:
+        """The leaves a reply brought (flat), and the rest up to `upto` when one reply could
+        not hold them all."""
+        leaves = [
+            Leave(int(left[i]), int(left[i + 1]), str(left[i + 2])) for i in range(0, len(left), 3)
+        ]
+        if len(leaves) < upto - after:
+            leaves += await self._more_leaves(event_id, leaves[-1].seq if leaves else after, upto)
+        return leaves
 
     async def _more_leaves(self, event_id: str, after: int, upto: int) -> list[Leave]:
         """The left feed's entries after seq `after` up to `upto`, read in pages."""
