@@ -25,6 +25,7 @@ from bench import cpu, kafka_io
 from bench.events import Events
 from common.kafka.messages import from_json
 from demo.watchers import POLL, WATCH, Heard, Listeners, delays, spread, wrong_tokens
+from stats.consumer import TOPICS as STATS_TOPICS
 from waitroomapi.events.v1 import events_pb2
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 
@@ -44,7 +45,10 @@ async def redis_calls(redis: Redis) -> tuple[int, int]:
     return commands, sum(int(stats.get(k, {}).get("calls", 0)) for k in SCRIPT_CALLS)
 
 
-async def idle_rate(redis: Redis, seconds: float = IDLE_S) -> tuple[float, float]:
+async def idle_rate(redis: Redis, bootstrap: str, seconds: float = IDLE_S) -> tuple[float, float]:
+    """Redis' rate once checkout and stats have read what the bench's phases before sent."""
+    await kafka_io.caught_up(bootstrap, "checkout", within_s=60)
+    await kafka_io.caught_up(bootstrap, "stats", within_s=60, read=STATS_TOPICS)
     before = await redis_calls(redis)
     await asyncio.sleep(seconds)
     after = await redis_calls(redis)
@@ -142,6 +146,7 @@ async def side(
         "all_joined_s": joined_s,
         "all_heard_s": elapsed,
         **heard_figures(heard, ready, mode),
+        "idle_redis_commands_per_s": idle[0],
         "redis_commands_per_s": commands,
         "redis_script_calls_per_s": scripts,
         "redis_commands_per_person": commands * elapsed / people,
@@ -171,12 +176,11 @@ async def crowds(
     """The crowd watching, then the same crowd polling (the baseline), and their ratios."""
     redis = Redis.from_url(redis_url)
     try:
-        idle = await idle_rate(redis)
         one = partial(side, events, target, redis, bootstrap)
-        sides = {
-            mode: await one(f"{run}-{mode}", people, concurrency, mode, groups, idle)
-            for mode in (WATCH, POLL)
-        }
+        sides, idle = {}, (0.0, 0.0)
+        for mode in (WATCH, POLL):  # each after the stack digested what came before
+            idle = await idle_rate(redis, bootstrap)
+            sides[mode] = await one(f"{run}-{mode}", people, concurrency, mode, groups, idle)
     finally:
         await redis.aclose()
     watch, poll = sides[WATCH], sides[POLL]
