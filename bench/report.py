@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench import flash_watch
 from bench.ghz import GHZ
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,6 +149,7 @@ def _system(result: dict[str, Any]) -> list[str]:
         f"p50 {j['p50_ms']:.1f} / p90 {j['p90_ms']:.1f} / p99 {j['p99_ms']:.1f} ms; "
         f"all joined after {f['all_joined_s']:.1f} s, last QUEUE_READY after "
         f"{f['last_ready_s']:.1f} s (read after {f['last_ready_read_s']:.1f} s)",
+        *flash_watch.lines(result),
         f"Redis memory per person waiting: {m['bytes_per_person']:.0f} bytes "
         f"({m['people']} people{_memory_baseline(m)})",
     ]
@@ -192,6 +194,11 @@ def _cpu(result: dict[str, Any]) -> list[str]:
         lines.append(cpu_row(f"JoinQueue {h['asked_rps']}/s waitroom", h, "call"))
     lines.append(cpu_row("admission, per person", result["admission"], "person"))
     lines.append(cpu_row("flash crowd, per person", result["flash"], "person"))
+    for side in ("watch", "poll"):
+        if side in result.get("flash_watch", {}):
+            lines.append(
+                cpu_row(f"flash, {side}ing, per person", result["flash_watch"][side], "person")
+            )
     return lines
 
 

@@ -20,6 +20,7 @@ from bench import (
     cpu,
     events,
     flash,
+    flash_watch,
     load,
     report,
     servers,
@@ -153,7 +154,12 @@ class Bench:
                     plan.flash_concurrency,
                     groups,
                 )
-        return {"admission": admitted, "flash": crowd}
+            people = min(plan.flash_people // 2, 20_000)
+            with self.clock.phase(f"flash crowd of {people} watching, then polling"):
+                watched = await flash_watch.crowds(
+                    admin, target, REDIS, KAFKA, run, people, plan.flash_concurrency, groups
+                )
+        return {"admission": admitted, "flash": crowd, "flash_watch": watched}
 
     def measure(self) -> Result:
         print(f"[bench] {self.run}: {asdict(self.plan)}")

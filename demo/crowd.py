@@ -1,4 +1,5 @@
-"""Simulated people: they join, wait for QUEUE_READY, then buy, cancel or walk away."""
+"""Simulated people: they join, watch (or poll) their place until admitted, then buy, cancel or
+walk away."""
 
 import asyncio
 import os
@@ -12,6 +13,7 @@ from google.protobuf import json_format
 
 from common.kafka import topics
 from common.kafka.messages import from_json
+from demo.watchers import Heard, Listeners
 from waitroomapi.checkout.v1 import checkout_pb2 as cpb
 from waitroomapi.checkout.v1 import checkout_pb2_grpc as cpb_grpc
 from waitroomapi.events.v1 import events_pb2
@@ -26,7 +28,9 @@ CHOICES = ("buy",) * 7 + ("cancel",) + ("walk away",) * 2
 class Tally:
     joined_at: dict[str, float] = field(default_factory=dict)
     join_latency: list[float] = field(default_factory=list)
-    admitted_at: dict[str, float] = field(default_factory=dict)
+    admitted_at: dict[str, float] = field(default_factory=dict)  # QUEUE_READY's admitted_at
+    ready_tokens: dict[str, str] = field(default_factory=dict)  # the token QUEUE_READY carried
+    heard: dict[str, Heard] = field(default_factory=dict)  # what reached each person
     outcomes: dict[str, str] = field(default_factory=dict)
     tickets_bought: int = 0
     join_errors: int = 0
@@ -36,18 +40,22 @@ class Tally:
 
 class Crowd:
     def __init__(
-        self, args, waitroom: grpc.aio.Channel, checkout: grpc.aio.Channel, event_id: str
+        self,
+        args,
+        listeners: Listeners,
+        waitroom: grpc.aio.Channel,
+        checkout: grpc.aio.Channel,
+        event_id: str,
     ) -> None:
         self.args = args
         self.event_id = event_id
-        self.queue = pb_grpc.WaitroomServiceStub(waitroom)
+        self.listeners = listeners
         self.admin = pb_grpc.AdminServiceStub(waitroom)
         self.checkout = cpb_grpc.CheckoutServiceStub(checkout)
         self.auth = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
         self.tally = Tally()
         self.view: pb.Event | None = None
         self.rng = random.Random(args.seed)
-        self._acting: set[asyncio.Task[None]] = set()
 
     async def create_event(self) -> None:
         await self.admin.CreateEvent(
@@ -61,23 +69,34 @@ class Crowd:
             metadata=self.auth,
         )
 
-    async def join_all(self) -> None:
+    async def run_all(self) -> None:
+        """Everyone joins (so many at once), hears of their place until it is final, and acts
+        on an admission."""
         gate = asyncio.Semaphore(self.args.concurrency)
+        modes = [self.listeners.mode() for _ in range(self.args.people)]
+        await asyncio.gather(*(self._person(n, modes[n], gate) for n in range(self.args.people)))
 
-        async def join(n: int) -> None:
-            async with gate:
-                started = time.time()
-                try:
-                    reply = await self.queue.JoinQueue(
-                        pb.JoinQueueRequest(user_id=f"fan-{n}", event_id=self.event_id), timeout=30
-                    )
-                except grpc.aio.AioRpcError:
-                    self.tally.join_errors += 1
-                    return
-                self.tally.join_latency.append(time.time() - started)
-                self.tally.joined_at[reply.session_id] = started
+    async def _person(self, n: int, mode: str, gate: asyncio.Semaphore) -> None:
+        async with gate:
+            session_id = await self._join(n)
+        if session_id is None:
+            return
+        heard = await self.listeners.listen(n, session_id, mode)
+        self.tally.heard[session_id] = heard
+        if heard.status == pb.SESSION_STATUS_ADMITTED and heard.token:
+            await self._act(session_id, heard.token)
 
-        await asyncio.gather(*(join(n) for n in range(self.args.people)))
+    async def _join(self, n: int) -> str | None:
+        started = time.time()
+        request = pb.JoinQueueRequest(user_id=f"fan-{n}", event_id=self.event_id)
+        try:
+            reply = await self.listeners.stub(n).JoinQueue(request, timeout=30)
+        except grpc.aio.AioRpcError:
+            self.tally.join_errors += 1
+            return None
+        self.tally.join_latency.append(time.time() - started)
+        self.tally.joined_at[reply.session_id] = started
+        return str(reply.session_id)
 
     async def watch_kafka(self, consumer: AIOKafkaConsumer) -> None:
         while True:
@@ -98,9 +117,7 @@ class Crowd:
         if ready.event_id != self.event_id or ready.session_id in self.tally.admitted_at:
             return
         self.tally.admitted_at[ready.session_id] = ready.admitted_at.ToMilliseconds() / 1000
-        task = asyncio.create_task(self._act(ready.session_id, ready.checkout_token))
-        self._acting.add(task)
-        task.add_done_callback(self._acting.discard)
+        self.tally.ready_tokens[ready.session_id] = ready.checkout_token
 
     async def _act(self, session_id: str, token: str) -> None:
         """One admitted person: thinks, then buys, cancels, or walks away (the hold expires)."""
@@ -149,20 +166,6 @@ class Crowd:
             except grpc.aio.AioRpcError:
                 pass
             await asyncio.sleep(0.2)
-
-    async def told_sold_out(self) -> int:
-        """How many people still waiting read SOLD_OUT (asked once the event sold out)."""
-        waiting = [s for s in self.tally.joined_at if s not in self.tally.admitted_at]
-        statuses = await asyncio.gather(
-            *(
-                self.queue.GetQueueStatus(pb.GetQueueStatusRequest(session_id=s), timeout=10)
-                for s in waiting
-            )
-        )
-        return sum(s.status == pb.SESSION_STATUS_SOLD_OUT for s in statuses)
-
-    def settled(self) -> bool:
-        return len(self.tally.outcomes) == len(self.tally.admitted_at) and not self._acting
 
 
 async def kafka_tail(bootstrap: str) -> AIOKafkaConsumer:

@@ -3,7 +3,6 @@
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import time
 import uuid
@@ -12,8 +11,10 @@ from collections import Counter
 import grpc
 
 from demo.crowd import Crowd, kafka_tail
+from demo.watchers import Listeners, hearing_rows, percentile, wrong_tokens
 from waitroomapi.stats.v1 import stats_pb2
 from waitroomapi.stats.v1 import stats_pb2_grpc as stats_grpc
+from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 
 
 def parse_args() -> argparse.Namespace:
@@ -25,6 +26,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=150, help="admissions per cycle")
     parser.add_argument("--hold", type=int, default=3, help="checkout hold in seconds")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--pollers", type=float, default=0.2, help="share who poll GetQueueStatus, not watch"
+    )
     parser.add_argument("--waitroom", default="127.0.0.1:50051")
     parser.add_argument("--checkout", default="127.0.0.1:50052")
     parser.add_argument("--stats", default="127.0.0.1:50053")
@@ -33,12 +37,6 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--timeout", type=float, default=300)
     return parser.parse_args()
-
-
-def percentile(values: list[float], q: int) -> float:
-    if len(values) < 2:
-        return values[0] if values else 0.0
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 def progress(crowd: Crowd, started: float) -> str:
@@ -59,14 +57,16 @@ async def run(args: argparse.Namespace) -> int:
     async with (
         grpc.aio.insecure_channel(args.waitroom) as waitroom,
         grpc.aio.insecure_channel(args.checkout) as checkout,
+        Listeners(args.waitroom, args.pollers, args.seed) as listeners,
     ):
-        crowd = Crowd(args, waitroom, checkout, event_id)
+        crowd = Crowd(args, listeners, waitroom, checkout, event_id)
         await crowd.create_event()
         consumer = await kafka_tail(args.kafka)
         print(
             f"Flash crowd: {args.people} people, {args.tickets} tickets for {event_id} "
             f"({args.max_concurrent} checkout slots, {args.hold}s holds; 70% buy, "
-            "10% cancel, 20% walk away)"
+            f"10% cancel, 20% walk away; {1 - args.pollers:.0%} watch their place, "
+            f"{args.pollers:.0%} poll)"
         )
         started = time.time()
         tasks = [
@@ -74,41 +74,47 @@ async def run(args: argparse.Namespace) -> int:
             asyncio.create_task(crowd.sample()),
         ]
         try:
-            told = await watch(crowd, started, asyncio.create_task(crowd.join_all()))
+            await follow(crowd, started, asyncio.create_task(crowd.run_all()))
+            await ready_read(crowd)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await consumer.stop()
-        code = summarize(crowd, started, told)
+        code = summarize(crowd, started)
     await show_stats(args.stats, event_id, len(crowd.tally.joined_at))
     return code
 
 
-async def watch(crowd: Crowd, started: float, joining: asyncio.Task[None]) -> int:
-    """Prints progress every second until everyone has an outcome; returns those told SOLD_OUT."""
-    told = 0
-    while time.time() - started < crowd.args.timeout:
-        await asyncio.sleep(1)
-        print(
-            ("\r" if sys.stdout.isatty() else "") + progress(crowd, started),
-            end="" if sys.stdout.isatty() else "\n",
-            flush=True,
-        )
-        t = crowd.tally
-        if not joining.done() or not crowd.settled():
-            continue
-        if len(t.admitted_at) == len(t.joined_at):
-            break
-        if t.sold_out_at:
-            told = await crowd.told_sold_out()
-            if len(t.admitted_at) + told == len(t.joined_at):
-                break
+async def follow(crowd: Crowd, started: float, everyone: asyncio.Task[None]) -> None:
+    """Prints progress every second until everyone has heard their final status and acted."""
+    try:
+        while time.time() - started < crowd.args.timeout and not everyone.done():
+            await asyncio.wait({everyone}, timeout=1)
+            print(
+                ("\r" if sys.stdout.isatty() else "") + progress(crowd, started),
+                end="" if sys.stdout.isatty() else "\n",
+                flush=True,
+            )
+    finally:
+        everyone.cancel()
+        await asyncio.gather(everyone, return_exceptions=True)
     print()
-    return told
 
 
-def summary_rows(crowd: Crowd, started: float, told: int) -> list[tuple[str, str]]:
+async def ready_read(crowd: Crowd, within_s: float = 10) -> None:
+    """Waits until the QUEUE_READY of everyone who heard ADMITTED has been read too."""
+    for _ in range(int(within_s / 0.2)):
+        if all(s in crowd.tally.ready_tokens for s in admitted(crowd)):
+            return
+        await asyncio.sleep(0.2)
+
+
+def admitted(crowd: Crowd) -> list[str]:
+    return [s for s, h in crowd.tally.heard.items() if h.status == pb.SESSION_STATUS_ADMITTED]
+
+
+def summary_rows(crowd: Crowd, started: float) -> list[tuple[str, str]]:
     t, args = crowd.tally, crowd.args
     waits = [t.admitted_at[s] - t.joined_at[s] for s in t.admitted_at if s in t.joined_at]
     times = sorted(t.admitted_at.values())
@@ -120,7 +126,7 @@ def summary_rows(crowd: Crowd, started: float, told: int) -> list[tuple[str, str
         ("joined", f"{len(t.joined_at)} ({t.join_errors} failed)"),
         ("admitted", f"{len(t.admitted_at)}  ({span and len(times) / span:.0f} per second)"),
         ("outcomes", ", ".join(f"{n} {k}" for k, n in outcomes.most_common())),
-        ("told SOLD_OUT while in line", str(told)),
+        ("told SOLD_OUT while in line", told_sold_out(crowd)),
         ("tickets sold", f"{t.tickets_bought} of {args.tickets}{sold_out}"),
         (
             "conversion",
@@ -135,28 +141,46 @@ def summary_rows(crowd: Crowd, started: float, told: int) -> list[tuple[str, str
             "join latency",
             f"p50 {percentile(latency, 50):.1f} ms  p99 {percentile(latency, 99):.1f} ms",
         ),
+        *hearing_rows(t.heard, t.admitted_at),
         ("most in checkout at once", f"{t.most_in_checkout} of {args.max_concurrent} (sampled)"),
         ("total time", f"{time.time() - started:.1f}s"),
     ]
 
 
-def checks(crowd: Crowd, told: int) -> dict[str, bool]:
+def told_sold_out(crowd: Crowd) -> str:
+    """How many people still waiting heard SOLD_OUT (and how many pollers, admitted, heard it
+    first: their next poll came after the last ticket sold)."""
+    t = crowd.tally
+    told = [s for s, h in t.heard.items() if h.status == pb.SESSION_STATUS_SOLD_OUT]
+    late = sum(s in t.admitted_at for s in told)
+    return f"{len(told) - late}" + (f" (and {late} admitted who polled after it)" if late else "")
+
+
+def checks(crowd: Crowd) -> dict[str, bool]:
     t, args = crowd.tally, crowd.args
     outcomes = Counter(t.outcomes.values())
+    heard = t.heard.values()
     return {
         "checkout never held more than max_concurrent people": t.most_in_checkout
         <= args.max_concurrent,
         "never sold more tickets than existed": t.tickets_bought <= args.tickets,
-        "everyone who joined reached an outcome": len(t.admitted_at) + told == len(t.joined_at),
-        "no errors": not any(k.startswith("error") for k in outcomes) and not t.join_errors,
+        "everyone who joined heard their final status": len(t.heard) == len(t.joined_at)
+        and all(h.final_at for h in heard),
+        "everyone who heard ADMITTED reached an outcome": len(t.outcomes) == len(admitted(crowd)),
+        "every token heard is the one QUEUE_READY carried": not wrong_tokens(
+            t.heard, t.ready_tokens
+        ),
+        "no errors": not any(k.startswith("error") for k in outcomes)
+        and not t.join_errors
+        and not any(h.error for h in heard),
     }
 
 
-def summarize(crowd: Crowd, started: float, told: int) -> int:
+def summarize(crowd: Crowd, started: float) -> int:
     print("Summary")
-    for name, value in summary_rows(crowd, started, told):
+    for name, value in summary_rows(crowd, started):
         print(f"  {name:<30} {value}")
-    results = checks(crowd, told)
+    results = checks(crowd)
     for name, ok in results.items():
         print(f"  {'ok  ' if ok else 'FAIL'} {name}")
     return 0 if all(results.values()) else 1
