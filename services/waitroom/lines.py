@@ -15,7 +15,7 @@ from common.tokens.ids import parse_sealed_session_id
 from waitroom.line_view import LinePulse, LineView
 from waitroom.models import SessionRecord
 from waitroom.service import QueueService, QueueStatus
-from waitroom.watch import POKE_LINGER, WATCH_HINT
+from waitroom.watch import POKE_LINGER
 
 logger = logging.getLogger(__name__)
 # Polls whose presence is held in memory at most: past it they are written at once, so a
@@ -95,11 +95,6 @@ class Lines:
         if event_id in self._views:
             self._poked.add(event_id)
             self._wake.set()
-
-    def hear(self, hint: str) -> None:  # another replica's
-        kind, _, event_id = hint.partition(" ")
-        if kind == WATCH_HINT and event_id:
-            self.poke(event_id)
 
     def views(self) -> int:
         return len(self._views)

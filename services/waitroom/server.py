@@ -37,7 +37,7 @@ from waitroom.processor import ProcessorStatus
 from waitroom.repository import WaitroomRepository
 from waitroom.service import QueueService
 from waitroom.servicer import WaitroomServicer
-from waitroom.watch import WATCH_HINT, WatchHub
+from waitroom.watch import WATCH_HINT, WatchHub, hinted
 from waitroomapi.waitroom.v1 import waitroom_pb2
 
 SERVICE_NAMES = tuple(s.full_name for s in waitroom_pb2.DESCRIPTOR.services_by_name.values())
@@ -137,7 +137,8 @@ class WaitroomServer(ServiceProcess):
     def hear(self, hint: str) -> None:
         self.processor.hear(hint)
         self.watchers.hear(hint)
-        self.lines.hear(hint)
+        if event_id := hinted(hint):  # another replica's line changed
+            self.lines.poke(event_id)
 
     async def connect(self) -> None:
         await self.repository.ping()

@@ -18,12 +18,14 @@ from waitroom.estimates import STREAM_FLOOR_SECONDS, cadence
 from waitroom.models import NotFoundError, Pulse, ShuttingDownError, Status, TooManyStreamsError
 from waitroom.service import QueueService, QueueStatus
 from waitroom.watch_line import (
+    WATCH_HINT,
     Leaves,
     PulseStore,
     QueueUpdate,
     WatchConfig,
     Watcher,
     followed,
+    hinted,
     is_final,
     keep_alive,
     needs_read,
@@ -32,9 +34,8 @@ from waitroom.watch_line import (
     worth_sending,
 )
 
-__all__ = ["POKE_LINGER", "WATCH_HINT", "PulseStore", "WatchConfig", "WatchHub"]
+__all__ = ["POKE_LINGER", "WATCH_HINT", "PulseStore", "WatchConfig", "WatchHub", "hinted"]
 logger = logging.getLogger(__name__)
-WATCH_HINT = "watch"  # "watch <event_id>": the event's line changed; pulse it now
 # A hinted pulse waits this long for more hints, so a busy line (leaves every few ms) costs
 # a pulse every POKE_LINGER at most, not one per hint.
 POKE_LINGER = 0.02
@@ -80,8 +81,8 @@ class WatchHub:
             self._wake.set()
 
     def hear(self, hint: str) -> None:  # another replica's
-        kind, _, event_id = hint.partition(" ")
-        if kind == WATCH_HINT and event_id:
+        event_id = hinted(hint)
+        if event_id:
             self.poke(event_id)
 
     async def _open(self, session_id: str) -> Watcher:

@@ -16,6 +16,14 @@ from waitroom.estimates import moved_enough
 from waitroom.models import EventState, Pulse, SessionRecord, Status
 from waitroom.service import QueueStatus
 
+WATCH_HINT = "watch"  # "watch <event_id>": the event's line changed; pulse it now
+
+
+def hinted(hint: str) -> str:
+    """The event a `watch <event_id>` hint names; "" for any other hint."""
+    kind, _, event_id = hint.partition(" ")
+    return event_id if kind == WATCH_HINT else ""
+
 
 class PulseStore(Protocol):
     async def pulse(self, event_id: str, after_left_seq: int, now_ms: int) -> Pulse | None: ...

@@ -129,3 +129,17 @@ local function admitted_in_last_minute(minute, now_s)
   end
   return sum
 end
+
+-- the left feed's entries (leave.lua) after seq `after`, at most `count`, flat as {seq, place,
+-- token, ...}; none when `left_seq` (the config's) says there are none
+local function left_since(feed, left_seq, after, count)
+  local left = {}
+  if tonumber(left_seq or 0) <= tonumber(after) then return left end
+  for _, entry in ipairs(redis.call('XRANGE', feed, '(0-' .. after, '+', 'COUNT', count)) do
+    local fields = entry[2]
+    left[#left + 1] = string.match(entry[1], '^0%-(%d+)$')
+    left[#left + 1] = fields[4]
+    left[#left + 1] = fields[2]
+  end
+  return left
+end

@@ -9,14 +9,5 @@
 local cfg = redis.call('HMGET', KEYS[1], 'state', 'sold_out', 'head', 'popped', 'waiting',
   'opens_at', 'batch_size', 'left_seq')
 if not cfg[1] then return false end
-local left = {}
-if tonumber(cfg[8] or 0) > tonumber(ARGV[1]) then
-  local entries = redis.call('XRANGE', KEYS[3], '(0-' .. ARGV[1], '+', 'COUNT', ARGV[2])
-  for _, entry in ipairs(entries) do
-    local fields = entry[2]
-    left[#left + 1] = string.match(entry[1], '^0%-(%d+)$')
-    left[#left + 1] = fields[4]
-    left[#left + 1] = fields[2]
-  end
-end
+local left = left_since(KEYS[3], cfg[8], ARGV[1], ARGV[2])
 return {cfg, redis.call('HGETALL', KEYS[2]), left}
