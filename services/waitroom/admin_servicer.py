@@ -3,8 +3,11 @@
 import hmac
 
 import grpc
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
 
 from waitroom.admin import EventAdmin
+from waitroom.audit import AuditEntry, AuditTrail, operator_of, reason_of
 from waitroom.metrics import WaitroomMetrics
 from waitroom.models import EventAction, EventChange, EventConfig, EventState, EventView
 from waitroom.servicer import STATE, calls_of, ts
@@ -38,15 +41,54 @@ def _event(view: EventView) -> pb.Event:
     )
 
 
+def _audit_entry(entry: AuditEntry) -> pb.AuditEntry:
+    return pb.AuditEntry(
+        entry_id=entry.entry_id,
+        at=ts(entry.at_ms),
+        operator=entry.operator.name,
+        peer=entry.operator.peer,
+        action=entry.action,
+        event_id=entry.event_id,
+        detail=entry.detail,
+        reason=entry.reason,
+    )
+
+
 class AdminServicer(pb_grpc.AdminServiceServicer):
-    """Every call needs `authorization: Bearer <admin token>`; without it, UNAUTHENTICATED."""
+    """Every call needs `authorization: Bearer <admin token>`; without it, UNAUTHENTICATED.
+    Every call that changes something is written to the audit trail once it took effect."""
 
     service = pb.DESCRIPTOR.services_by_name["AdminService"]
 
-    def __init__(self, admin: EventAdmin, admin_token: str, metrics: WaitroomMetrics) -> None:
+    def __init__(
+        self, admin: EventAdmin, admin_token: str, metrics: WaitroomMetrics, audit: AuditTrail
+    ) -> None:
         self._admin = admin
         self._expected = f"Bearer {admin_token}".encode()
         self.calls = calls_of(metrics)
+        self._audit = audit
+
+    async def audited(
+        self,
+        context: grpc.aio.ServicerContext,
+        action: str,
+        request: Message,
+        event_id: str,
+        reason: str = "",
+    ) -> None:
+        """Writes the action to the trail: who (x-operator, the peer), what (the request as
+        JSON: never pass one that holds a secret), why (reason, else x-reason)."""
+        metadata = dict(context.invocation_metadata() or ())
+        operator = operator_of(metadata, context.peer())
+        detail = MessageToDict(request, preserving_proto_field_name=True)
+        await self.calls.run(
+            action,
+            context,
+            lambda: self._audit.record(
+                operator, action, event_id, detail, reason_of(metadata, reason)
+            ),
+            counted=False,
+        )
 
     async def _authorize(self, method: str, context: grpc.aio.ServicerContext) -> None:
         sent = dict(context.invocation_metadata() or ()).get("authorization", "")
@@ -74,6 +116,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             new_per_minute=request.new_per_minute,
         )
         view = await self.calls.run("CreateEvent", context, lambda: self._admin.create(config))
+        await self.audited(context, "CreateEvent", request, config.event_id)
         return _event(view)
 
     async def UpdateEvent(
@@ -96,6 +139,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         view = await self.calls.run(
             "UpdateEvent", context, lambda: self._admin.update(request.event_id, change)
         )
+        await self.audited(context, "UpdateEvent", request, request.event_id)
         return _event(view)
 
     async def GetEvent(
@@ -111,3 +155,14 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         await self._authorize("ListEvents", context)
         views = await self.calls.run("ListEvents", context, self._admin.list)
         return pb.ListEventsResponse(events=[_event(view) for view in views])
+
+    async def ListAuditEntries(
+        self, request: pb.ListAuditEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAuditEntriesResponse:
+        await self._authorize("ListAuditEntries", context)
+        entries = await self.calls.run(
+            "ListAuditEntries",
+            context,
+            lambda: self._audit.entries(request.event_id, request.limit, request.before),
+        )
+        return pb.ListAuditEntriesResponse(entries=[_audit_entry(entry) for entry in entries])

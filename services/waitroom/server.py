@@ -18,6 +18,7 @@ from common.process.workers import die_with_parent, workers_registry
 from common.redis.client import connect
 from waitroom.admin import EventAdmin
 from waitroom.admin_servicer import AdminServicer
+from waitroom.audit import AuditTrail
 from waitroom.build import (
     build_consumer,
     build_defaults,
@@ -116,7 +117,8 @@ class WaitroomServer(ServiceProcess):
             self.queue, self.lines, self.watchers, status, self.metrics, instance, admin.list
         )
         add_service(server, servicer, shedding)
-        add_service(server, AdminServicer(admin, admin_token, self.metrics), shedding)
+        audit = AuditTrail(self.repository.redis, now_ms)
+        add_service(server, AdminServicer(admin, admin_token, self.metrics, audit), shedding)
         return server
 
     def _http_server(self, worker: int | None) -> HttpServer:

@@ -23,7 +23,7 @@ from waitroom.watch_store import WatchRepository
 
 pytestmark = pytest.mark.cluster
 # the only keys without an event: each service's set of its events
-GLOBAL_KEYS = {"waitroom:events", "checkout:events", "stats:events"}
+GLOBAL_KEYS = {"waitroom:events", "waitroom:audit", "checkout:events", "stats:events"}
 PEOPLE = 300
 TTL = 3 * 86_400  # seconds: the scripts are told a day has passed since the first joins
 
