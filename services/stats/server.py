@@ -96,7 +96,7 @@ class StatsServer(ServiceProcess):
     async def _refresh_gauges(self) -> None:
         while not self._draining.is_set():
             try:
-                for event_id in await self.stats.events():
+                for event_id in await self.stats.live_events():
                     self.metrics.observe(await self.stats.event(event_id))
                 self.metrics.observe_pool(self.consumer.pool.state())
             except Exception:

@@ -179,6 +179,10 @@ class FakeStatsStore:
     """Stats' repository as far as applying goes: it remembers each batch."""
 
     batches: list[list] = field(default_factory=list)
+    known: list[str] = field(default_factory=list)
 
     async def apply(self, changes):
         self.batches.append(list(changes))
+
+    async def event_ids(self):
+        return list(self.known)

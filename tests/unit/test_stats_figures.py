@@ -7,7 +7,7 @@ from common.kafka.messages import to_json
 from common.kafka.records import PoisonMessageError
 from stats.consumer import StatsHandler, change_of
 from stats.models import Change, ChangeKind, Counts, RawFigures
-from stats.service import StatsService, derive
+from stats.service import LIVE_FOR_MS, StatsService, derive
 from tests.unit.fakes import FakeStatsStore
 from waitroomapi.events.v1 import events_pb2
 
@@ -70,3 +70,19 @@ async def test_a_batch_is_applied_through_the_service_and_its_poison_handed_back
     poison = await StatsHandler(StatsService(store, lambda: 0))([good, bad])
     assert [record for record, _ in poison] == [bad]
     assert store.batches == [[Change(ChangeKind.SOLD_OUT, "concert")]]
+
+
+async def test_only_events_a_message_reached_lately_have_their_gauges_refreshed():
+    now = [0]
+    store = FakeStatsStore(known=["old", "quiet", "busy"])
+    stats = StatsService(store, lambda: now[0])
+    assert await stats.live_events() == ["old", "quiet", "busy"]  # all, once, at the start
+    assert await stats.live_events() == []  # nothing happened since
+    await stats.apply([Change(ChangeKind.JOINED, "quiet")])
+    now[0] = 60_000
+    await stats.apply([Change(ChangeKind.JOINED, "busy"), Change(ChangeKind.READY, "busy")])
+    assert sorted(await stats.live_events()) == ["busy", "quiet"]
+    now[0] = LIVE_FOR_MS + 30_000  # quiet's last message is older than that now, busy's not
+    assert await stats.live_events() == ["busy"]
+    now[0] = LIVE_FOR_MS + 60_001
+    assert await stats.live_events() == []
