@@ -109,6 +109,8 @@ def build_lines(
     config = LinesConfig(
         interval=settings.queue_process_interval.total_seconds(),
         presence_every=min(60.0, ttl / 4),  # as a watcher's: well within the abandonment clock
+        refresh=ttl / 4,
+        stopped=min(120.0, ttl / 4),
         left_for=ttl,
     )
     store = LineRepository(repository.redis, repository.batch, int(ttl))

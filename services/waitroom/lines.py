@@ -1,8 +1,9 @@
 """GetQueueStatus from memory: each serving process keeps a view of every event people ask
 about (line_view.py), brought up to date twice per processing interval and at once on a hint,
 by one Redis call per event whatever the number of people; a waiting person's status is read
-from it, their place found in their session id's seal, their presence kept here and written in
-batches. Whoever may have changed (taken from the line, left, gone) is read from Redis."""
+from it, their place found in their session id's seal, their presence kept here and written
+to Redis seldom (presence.py). Whoever may have changed (taken from the line, left, gone) is
+read from Redis."""
 
 import asyncio
 import contextlib
@@ -14,13 +15,11 @@ from typing import Protocol
 from common.tokens.ids import parse_sealed_session_id
 from waitroom.line_view import LinePulse, LineView
 from waitroom.models import SessionRecord
+from waitroom.presence import PollPresence
 from waitroom.service import QueueService, QueueStatus
 from waitroom.watch import POKE_LINGER
 
 logger = logging.getLogger(__name__)
-# Polls whose presence is held in memory at most: past it they are written at once, so a
-# crowd that polls often never holds much memory.
-PRESENCE_HELD = 50_000
 
 
 class LineStore(Protocol):
@@ -38,7 +37,9 @@ class Opener(Protocol):
 @dataclass(frozen=True, slots=True)
 class LinesConfig:
     interval: float  # QUEUE_PROCESS_INTERVAL: a view is pulsed twice per interval
-    presence_every: float  # how often polls' presence is written
+    presence_every: float  # how often presence is looked at (and what is due written)
+    refresh: float = 1800.0  # a poller is written once their polls span this (TTL / 4)
+    stopped: float = 120.0  # a poller silent this long stopped: their last poll is written
     exact: int = 1000  # people at the front whose position is exact
     keep_for: float = 60.0  # a view nobody asked about for this long is dropped
     left_for: float = 7200.0  # how long the view remembers who left (QUEUE_SESSION_TTL)
@@ -58,8 +59,7 @@ class Lines:
         self._queue, self._store, self._seal, self._config = queue, store, seal, config
         self._now, self._counted = clock_ms, counted
         self._views: dict[str, LineView] = {}
-        self._presence: dict[str, dict[str, int]] = {}  # event -> token -> its last poll (s)
-        self._held = 0  # polls in _presence
+        self._presence = PollPresence(config.refresh, config.stopped)
         self._poked: set[str] = set()
         self._wake, self._stopping = asyncio.Event(), asyncio.Event()
 
@@ -71,10 +71,7 @@ class Lines:
             event_id, record = await self._queue.read(session_id, touch=True)
             self._counted("redis")
         else:
-            self._presence.setdefault(event_id, {})[token] = self._now() // 1000
-            self._held += 1
-            if self._held == PRESENCE_HELD:
-                self._wake.set()
+            self._presence.polled(event_id, token, self._now() // 1000)
             self._counted("memory")
         return self._queue.describe(session_id, event_id, record)
 
@@ -116,10 +113,10 @@ class Lines:
                 await asyncio.sleep(POKE_LINGER)  # hints that follow close on go together
                 events, self._poked = self._poked & set(self._views), set()
             await asyncio.gather(*(self._pulse(e) for e in events))
-            if loop.time() >= next_presence or self._held >= PRESENCE_HELD:
+            if loop.time() >= next_presence:
                 next_presence = loop.time() + self._config.presence_every
                 await self._write_presence()
-        await self._write_presence()
+        await self._write_presence(everyone=True)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -152,15 +149,15 @@ class Lines:
             else:
                 view.forget_left(now_ms - int(self._config.left_for * 1000))
 
-    async def _write_presence(self) -> None:
-        presence, self._presence, self._held = self._presence, {}, 0
-        for event_id, polls in presence.items():
+    async def _write_presence(self, everyone: bool = False) -> None:
+        now_s = self._now() // 1000
+        for event_id, polls in self._presence.due(now_s, everyone).items():
             try:
                 gone = await self._store.seen(event_id, polls)
-            except Exception as error:  # written at the next round instead
+            except Exception as error:  # still due at the next round
                 logger.warning("could not write presence of %s: %r", event_id, error)
-                self._presence.setdefault(event_id, {}).update(polls)
                 continue
+            self._presence.written(event_id, polls, now_s, gone)
             view = self._views.get(event_id)
             if view is not None:
                 view.gone.update(gone)

@@ -5,12 +5,16 @@ processing interval."""
 
 import asyncio
 import time
+from datetime import timedelta
+
+import pytest
 
 from common.kafka import topics
 from common.kafka.messages import from_json
 from tests.integration.conftest import ADMIN, create_event
 from tests.integration.test_watch import ADMITTING, BOUND, WATCHING, measured
 from waitroom import line_store
+from waitroom.models import NotFoundError
 from waitroomapi.events.v1 import events_pb2
 from waitroomapi.waitroom.v1 import waitroom_pb2 as pb
 from waitroomapi.waitroom.v1 import waitroom_pb2_grpc as pb_grpc
@@ -147,3 +151,27 @@ async def until(stub, session: str, matches, within: float = 10) -> pb.GetQueueS
                 seen[session] = time.time()
                 return status
             await asyncio.sleep(0.01)
+
+
+async def test_a_poller_answered_from_memory_keeps_their_place_and_loses_it_once_they_stop(
+    start_server, channel_to, event_id
+):
+    """Presence written seldom (every TTL / 4 while polling), but written: a poller keeps their
+    place past the TTL, and one who stops loses it a TTL after their last poll."""
+    ttl = 4.0
+    server = await start_server(queue_session_ttl=timedelta(seconds=ttl), **WATCHING)
+    await create_event(channel_to(server), event_id)
+    stub = pb_grpc.WaitroomServiceStub(channel_to(server))
+    polling, stopping = await join_all(stub, event_id, 2)
+    await from_memory(server, stub, polling)
+    memory_before = reads(server, "memory")
+    started = time.monotonic()
+    while time.monotonic() - started < 3 * ttl:  # three TTLs of polls answered from memory
+        for session in (polling, stopping) if time.monotonic() - started < ttl else (polling,):
+            await stub.GetQueueStatus(pb.GetQueueStatusRequest(session_id=session))
+        await asyncio.sleep(0.3)
+    assert reads(server, "memory") - memory_before > 3 * ttl / 0.3  # every poll from memory
+    _, record = await server.queue.read(polling, touch=False)  # Redis knows they are there
+    assert record.status.name == "QUEUED"
+    with pytest.raises(NotFoundError):  # the other stopped two TTLs ago: their place is gone
+        await server.queue.read(stopping, touch=False)
