@@ -86,8 +86,9 @@ def build_watch(
     config = WatchConfig(
         interval=settings.queue_process_interval.total_seconds(),
         max_silence=settings.watch_max_silence.total_seconds(),
-        # well within the abandonment clock, so an open stream never loses its place
-        presence_every=min(60.0, ttl / 4),
+        # well within the abandonment clock, so an open stream never loses its place (its
+        # end is written at once; a process that dies leaves its place three quarters of it)
+        presence_every=ttl / 4,
         streams_per_session=settings.watch_streams_per_session,
     )
     store = WatchRepository(repository.redis, repository.batch)
@@ -108,7 +109,7 @@ def build_lines(
     ttl = settings.queue_session_ttl.total_seconds()
     config = LinesConfig(
         interval=settings.queue_process_interval.total_seconds(),
-        presence_every=min(60.0, ttl / 4),  # as a watcher's: well within the abandonment clock
+        presence_every=min(60.0, ttl / 4),  # how often what is due is looked for
         refresh=ttl / 4,
         stopped=min(120.0, ttl / 4),
         left_for=ttl,
