@@ -116,8 +116,10 @@ def build_lines(
     )
     store = LineRepository(repository.redis, repository.batch, int(ttl))
 
+    reads = {source: metrics.status_reads.labels(source) for source in ("memory", "redis")}
+
     def counted(source: str) -> None:
-        metrics.status_reads.labels(source).inc()
+        reads[source].inc()
 
     return Lines(queue, store, seal, config, now_ms, counted)
 
