@@ -30,8 +30,6 @@ from waitroom.watch_line import (
     keep_alive,
     needs_read,
     newer_than,
-    pulse_rate,
-    quiet,
     unchanged,
     worth_sending,
 )
@@ -127,7 +125,7 @@ class WatchHub:
     def _offer(self, watcher: Watcher, status: QueueStatus, now: float) -> None:
         """Wakes the stream when the status is worth sending, or its next message is due."""
         if worth_sending(watcher, status, now):
-            watcher.latest, watcher.mark = status, (watcher.record.popped, watcher.record.left_seq)
+            watcher.latest = status
             watcher.done = is_final(status)
             watcher.wake()
 
@@ -188,16 +186,15 @@ class WatchHub:
         if unchanged(pulse, self._pulses.get(event_id)):  # only the streams due hear again
             keep_alive(watchers, now)
             return await self._read([w for w in watchers if w.stale])
-        if pulse is None:  # no such event any more: each reads what became of them
-            return await self._read(watchers)
-        self._pulses[event_id] = (pulse, now_ms)
-        leaves, rate = Leaves(pulse, after), pulse_rate(pulse, self._config.interval)
+        if pulse is not None:
+            self._pulses[event_id] = (pulse, now_ms)
+        leaves = None if pulse is None else Leaves(pulse, after)
         for w in watchers:
-            if quiet(w, pulse, leaves, rate, now):
-                continue
-            if needs_read(w, pulse, leaves, now_ms):
+            if pulse is None or leaves is None or needs_read(w, pulse, leaves, now_ms):
                 reads.append(w)
-            elif not newer_than(w.record, pulse):
+            elif newer_than(w.record, pulse):
+                continue
+            else:
                 w.record = followed(w.record, pulse, leaves)
                 self._offer(w, self._queue.describe(w.session_id, event_id, w.record), now)
         await self._read(reads)

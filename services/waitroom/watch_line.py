@@ -12,7 +12,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from waitroom.estimates import NEAR_FRONT, Rate, moved_enough
+from waitroom.estimates import moved_enough
 from waitroom.models import EventState, Pulse, SessionRecord, Status
 from waitroom.service import QueueStatus
 
@@ -72,7 +72,6 @@ class Watcher:
     latest: QueueStatus | None = None  # to be sent
     sent: QueueStatus | None = None
     due: float = 0.0  # loop time by which the next message must go
-    mark: tuple[int, int] = (0, 0)  # the line's (popped, left_seq) when `latest` was set
     woken: bool = False  # something to look at since the stream last took
     waiter: asyncio.Future[None] | None = None  # while the stream waits
 
@@ -132,45 +131,6 @@ def worth_sending(watcher: Watcher, status: QueueStatus, now: float) -> bool:
     return moved_enough(
         before.position, after.position, before.estimated_wait_seconds, after.estimated_wait_seconds
     )
-
-
-# A quiet watcher's record is still brought up to the pulse once the leaves since it was
-# last followed pass this many, so that the pulse's read of the left feed stays short.
-FOLLOW_LAG = 500
-
-
-def pulse_rate(pulse: Pulse, interval: float) -> float:
-    """Admissions a second, as the wait estimates from this pulse count them."""
-    rate = Rate(pulse.recent_admissions, pulse.rate_window_ms, pulse.batch_size, interval)
-    return rate.per_second()
-
-
-def quiet(watcher: Watcher, pulse: Pulse, leaves: Leaves, per_second: float, now: float) -> bool:
-    """Whether this pulse cannot give the watcher anything worth sending yet, told in a few
-    comparisons instead of following their place and describing it (a hub walks a hundred
-    thousand watchers a pulse). True only far back in the line (so after the opening: before
-    it everyone's position is 0), before the stream is due, in the event state last sent,
-    and when even all the places taken and all the leaves since the status last offered (a
-    bound on how far the person moved) make neither a move that matters nor a change of wait
-    that does (see moved_enough); a person who left, whose feed has a gap, or whose head came
-    near, is never quiet."""
-    sent, record = watcher.sent, watcher.record
-    if sent is None or watcher.latest is not None or watcher.stale or now >= watcher.due:
-        return False
-    if pulse.sold_out or pulse.state is not sent.event_state:
-        return False
-    if watcher.token in leaves.tokens or not leaves.complete:
-        return False
-    if pulse.left_seq - record.left_seq > FOLLOW_LAG or pulse.opens_at_ms != record.opens_at_ms:
-        return False
-    popped, left_seq = watcher.mark
-    moved = (pulse.popped - popped) + (pulse.left_seq - left_seq)
-    position, wait = sent.position, sent.estimated_wait_seconds
-    nearest = position - moved
-    if nearest <= NEAR_FRONT or moved >= nearest // 20:
-        return False
-    slack = max(5, wait // 5) - 1  # estimate_wait rounds up: one second either way
-    return abs(position / per_second - wait) < slack and abs(wait - nearest / per_second) < slack
 
 
 def needs_read(watcher: Watcher, pulse: Pulse, leaves: Leaves, now_ms: int) -> bool:
