@@ -11,7 +11,7 @@ request's own reason where it has one (RevokeSession), else the `x-reason` metad
 """
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,9 +73,8 @@ def _entry(entry_id: str, fields: Mapping[str, str]) -> AuditEntry:
 
 
 class AuditTrail:
-    def __init__(self, redis: RedisClient, clock_ms: Callable[[], int]) -> None:
-        self._redis = redis
-        self._now = clock_ms
+    def __init__(self, redis: RedisClient) -> None:
+        self._redis = redis  # the stream ids say when: Redis's clock, one for every replica
 
     async def record(
         self,

@@ -117,7 +117,7 @@ class WaitroomServer(ServiceProcess):
             self.queue, self.lines, self.watchers, status, self.metrics, instance, admin.list
         )
         add_service(server, servicer, shedding)
-        audit = AuditTrail(self.repository.redis, now_ms)
+        audit = AuditTrail(self.repository.redis)
         add_service(server, AdminServicer(admin, admin_token, self.metrics, audit), shedding)
         return server
 
